@@ -1,0 +1,1 @@
+"""Scanner ingestion: handheld scans and label images in, labels out."""

@@ -1,0 +1,1 @@
+"""Warehouse, custody and multi-warehouse rules for medical-device traceability."""

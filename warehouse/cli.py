@@ -1,0 +1,119 @@
+"""``flask`` commands: organisations, tokens and demo data."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from warehouse import demo, tables, tokens
+from warehouse.db import db
+from warehouse.domain.roles import Role
+
+tokens_cli = AppGroup("tokens", help="Issue, list and revoke API tokens.")
+orgs_cli = AppGroup("orgs", help="Create and list organisations.")
+demo_cli = AppGroup("demo", help="Demo data for trying the service out.")
+
+
+def register(app: Flask) -> None:
+    """Add the command groups to ``app.cli``."""
+    for group in (tokens_cli, orgs_cli, demo_cli):
+        app.cli.add_command(group)
+
+
+def _resolve_org(reference: str) -> uuid.UUID:
+    """Accept an organisation id or its unified social credit code."""
+    org = tables.organisations
+    try:
+        condition = org.c.id == uuid.UUID(reference)
+    except ValueError:
+        condition = org.c.credit_code == reference.upper()
+    found = db.session.execute(select(org.c.id).where(condition)).scalar_one_or_none()
+    if found is None:
+        raise click.BadParameter(f"Expected an organisation id or credit code, got {reference!r}.")
+    return found
+
+
+@tokens_cli.command("create")
+@click.option("--org", "org_ref", required=True, help="Organisation id or credit code.")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    type=click.Choice([role.value for role in Role]),
+    help="Role to grant; repeat for several.",
+)
+@click.option("--name", default="cli token", show_default=True, help="What the token is for.")
+@click.option("--jurisdiction", default=None, help="Regulators: division code prefix, e.g. 3502.")
+@click.option("--expires-in-days", type=click.IntRange(min=1), default=None)
+def create_token_command(
+    org_ref: str,
+    roles: tuple[str, ...],
+    name: str,
+    jurisdiction: str | None,
+    expires_in_days: int | None,
+) -> None:
+    """Issue a token; it is printed once and cannot be shown again."""
+    expires_at = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
+    try:
+        issued = tokens.create_token(
+            db.session,
+            organisation_id=_resolve_org(org_ref),
+            roles=tuple(Role(role) for role in roles),
+            name=name,
+            jurisdiction=jurisdiction,
+            expires_at=expires_at,
+        )
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    click.echo(f"token id: {issued.id}")
+    click.echo(f"token:    {issued.secret}")
+    click.echo("Store it now: only its SHA-256 hash is kept.", err=True)
+
+
+@tokens_cli.command("revoke")
+@click.argument("token_id", type=click.UUID)
+def revoke_token_command(token_id: uuid.UUID) -> None:
+    """Revoke a token at once."""
+    try:
+        tokens.revoke_token(db.session, token_id)
+    except tokens.UnknownToken as error:
+        raise click.BadParameter(str(error)) from None
+    click.echo(f"revoked {token_id}")
+
+
+@tokens_cli.command("list")
+@click.option("--org", "org_ref", default=None, help="Only this organisation's tokens.")
+def list_tokens_command(org_ref: str | None) -> None:
+    """List tokens (prefix, roles, state), never their secrets."""
+    query = select(tables.api_tokens).order_by(tables.api_tokens.c.created_at)
+    if org_ref:
+        query = query.where(tables.api_tokens.c.organisation_id == _resolve_org(org_ref))
+    for row in db.session.execute(query).mappings():
+        state = "revoked" if row["revoked_at"] else "active"
+        roles = ",".join(row["roles"])
+        click.echo(f"{row['id']}  {row['prefix']}…  {state:7}  {roles:30}  {row['name']}")
+
+
+@orgs_cli.command("create")
+@click.option("--name", required=True)
+@click.option("--credit-code", required=True, help="18-character unified social credit code.")
+@click.option("--jurisdiction", required=True, help="6-digit administrative division code.")
+@click.option("--role", "roles", multiple=True, required=True, help="Organisation role.")
+def create_org_command(name: str, credit_code: str, jurisdiction: str, roles: tuple[str]) -> None:
+    """Create an organisation (the full master-data API lives under /api/v1)."""
+    org_id = demo.ensure_organisation(db.session, name, credit_code, jurisdiction, list(roles))
+    db.session.commit()
+    click.echo(str(org_id))
+
+
+@demo_cli.command("load")
+def load_demo_command() -> None:
+    """Load the demo organisations and print a token for each role (idempotent)."""
+    for line in demo.load(db.session):
+        click.echo(line)

@@ -1,0 +1,81 @@
+"""Bearer-token authentication for every request except health, docs and problem pages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Flask, g, request
+
+from warehouse.db import db
+from warehouse.domain.roles import Principal, Role
+from warehouse.tokens import InvalidToken, authenticate
+from warehouse.web.problems import Problem
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Paths anyone may read: liveness/readiness probes, the API description and problem pages.
+PUBLIC_PREFIXES = ("/healthz", "/readyz", "/api/docs", "/api/v1/openapi.json", "/problems/")
+
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="udi"'}
+
+
+def register(app: Flask) -> None:
+    """Authenticate each request before its view runs."""
+    app.before_request(_authenticate_request)
+
+
+def _authenticate_request() -> None:
+    if request.method == "OPTIONS" or request.path.startswith(PUBLIC_PREFIXES):
+        return
+    header = request.headers.get("Authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if not header:
+        raise Problem(
+            401,
+            "auth.missing_token",
+            "Expected an 'Authorization: Bearer <token>' header, got none.",
+            headers=_CHALLENGE,
+        )
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise Problem(
+            401,
+            "auth.malformed_header",
+            f"Expected 'Authorization: Bearer <token>', got scheme {scheme!r}.",
+            headers=_CHALLENGE,
+        )
+    try:
+        g.principal = authenticate(db.session, secret.strip())
+    except InvalidToken as error:
+        raise Problem(401, "auth.invalid_token", str(error), headers=_CHALLENGE) from None
+
+
+def current_principal() -> Principal:
+    """The authenticated caller of this request."""
+    principal: Principal | None = g.get("principal")
+    if principal is None:
+        raise Problem(401, "auth.missing_token", "Expected an authenticated request, got none.")
+    return principal
+
+
+def require_roles(*roles: Role) -> Callable[[F], F]:
+    """Allow the decorated view only to tokens holding at least one of ``roles``."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            principal = current_principal()
+            if not principal.has_any(*roles):
+                wanted = ", ".join(sorted(role.value for role in roles))
+                held = ", ".join(sorted(role.value for role in principal.roles))
+                raise Problem(
+                    403,
+                    "auth.role_required",
+                    f"Expected a token with one of the roles {wanted}; got {held}.",
+                )
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
