@@ -140,7 +140,7 @@ def make_token(db_session: Session) -> TokenFactory:
 
     def factory(
         *roles: Role,
-        credit_code: str = "91350200MA0000000X",
+        credit_code: str = "91350200MA2Y1J0X4P",
         jurisdiction: str | None = None,
     ) -> dict[str, str]:
         org_id = ensure_organisation(

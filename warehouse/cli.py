@@ -1,27 +1,32 @@
-"""``flask`` commands: organisations, tokens and demo data."""
+"""``flask`` commands: organisations, tokens, catalogue import and demo data."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import click
 from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from warehouse import demo, tables, tokens
+from warehouse import catalogue_import, demo, tables, tokens
+from warehouse.catalogue_import import FileFormat
 from warehouse.db import db
 from warehouse.domain.roles import Role
+from warehouse.services.catalogue import ImportRecord, ImportReport, import_records
 
 tokens_cli = AppGroup("tokens", help="Issue, list and revoke API tokens.")
 orgs_cli = AppGroup("orgs", help="Create and list organisations.")
 demo_cli = AppGroup("demo", help="Demo data for trying the service out.")
+catalogue_cli = AppGroup("catalogue", help="Import the device catalogue.")
 
 
 def register(app: Flask) -> None:
     """Add the command groups to ``app.cli``."""
-    for group in (tokens_cli, orgs_cli, demo_cli):
+    for group in (tokens_cli, orgs_cli, demo_cli, catalogue_cli):
         app.cli.add_command(group)
 
 
@@ -117,3 +122,50 @@ def load_demo_command() -> None:
     """Load the demo organisations and print a token for each role (idempotent)."""
     for line in demo.load(db.session):
         click.echo(line)
+
+
+@catalogue_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice([f.value for f in FileFormat]),
+    default=None,
+    help="File format; default from the extension (.xml, .json, else csv).",
+)
+def import_catalogue_command(file: Path, file_format: str | None) -> None:
+    """Import devices from FILE; bad records are reported and never stop good ones."""
+    chosen = FileFormat(file_format) if file_format else FileFormat.guess(file)
+    try:
+        records = catalogue_import.read_records(file, chosen)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise click.ClickException(f"Cannot read {file} as {chosen}: {error}") from None
+    with click.progressbar(length=len(records), label=f"importing {file.name}") as bar:
+        report = import_records(db.session, _counted(records, bar.update))
+    _print_report(report, len(records), "row" if chosen is FileFormat.CSV else "record")
+
+
+def _counted(records: list[ImportRecord], tick: Callable[[int], None]) -> Iterator[ImportRecord]:
+    for record in records:
+        yield record
+        tick(1)
+
+
+def _print_report(report: ImportReport, total: int, unit: str) -> None:
+    for number, org in report.created_registrants:
+        click.echo(
+            f"{unit} {number}: created registrant {org.name} ({org.credit_code}), "
+            f"jurisdiction {org.jurisdiction} from its credit code"
+        )
+    for number, di in report.skipped:
+        click.echo(f"{unit} {number}: skipped {di}, already in the catalogue")
+    if report.issues:
+        click.echo(f"\n{unit:>6}  {'field':28}  {'code':26}  message")
+        for issue in report.issues:
+            field = catalogue_import.file_field(issue.field)
+            click.echo(f"{issue.number:>6}  {field:28}  {issue.code:26}  {issue.message}")
+    click.echo(f"\n{'read':>10} {'imported':>9} {'skipped':>8} {'rejected':>9} {'registrants':>12}")
+    click.echo(
+        f"{total:>10} {len(report.imported):>9} {len(report.skipped):>8} "
+        f"{report.rejected:>9} {len(report.created_registrants):>12}"
+    )

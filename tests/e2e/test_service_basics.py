@@ -219,3 +219,14 @@ def test_an_unhandled_exception_is_a_500_problem_without_internals(
     assert logged
     assert logged[0].request_id == body["request_id"]
     assert "hunter2" in caplog.text  # the log keeps what the client must not see
+
+
+def test_a_database_outage_is_a_503_problem_with_retry_after(tmp_path) -> None:
+    unreachable = f"sqlite:///{tmp_path}/missing-directory/udi.sqlite3"
+    offline = create_app({"TESTING": True, "DATABASE_URL": unreachable, "LOG_LEVEL": "ERROR"})
+    response = offline.test_client().get(
+        "/api/v1/tokens/current", headers={"Authorization": "Bearer udi_anything"}
+    )
+    body = assert_problem(response, 503, "server.database_unavailable")
+    assert response.headers["Retry-After"] == "2"
+    assert "sqlite" not in body["detail"].lower()

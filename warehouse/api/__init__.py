@@ -4,9 +4,33 @@ from __future__ import annotations
 
 from flask_smorest import Api
 
-from warehouse.api import tokens
+from warehouse.api import (
+    agreements,
+    devices,
+    errors,
+    licences,
+    organisations,
+    ownership,
+    rules,
+    tokens,
+    warehouses,
+)
+
+# Blueprints are module-level objects registered on every app the factory builds, so their
+# app-wide error handlers must be attached once, at import, before the first registration.
+errors.install(organisations.blp)
 
 
 def register_blueprints(api: Api) -> None:
     """Register every warehouse blueprint on ``api``."""
-    api.register_blueprint(tokens.blp)
+    for module in (
+        tokens,
+        organisations,
+        licences,
+        ownership,
+        warehouses,
+        agreements,
+        devices,
+        rules,
+    ):
+        api.register_blueprint(module.blp)

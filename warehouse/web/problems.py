@@ -21,6 +21,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, g, request
 from markupsafe import escape
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -206,6 +207,21 @@ def handle_unexpected(error: Exception) -> Response:
     """Log an unhandled exception with the request id; answer 500 without internals."""
     if isinstance(error, HTTPException):
         return handle_http_exception(error)
+    if isinstance(error, OperationalError):
+        # The database is down, restarting or (SQLite) locked past the busy timeout: the
+        # request did not happen and may be retried as it is.
+        log.warning(
+            "database unavailable",
+            extra={"request_id": g.get("request_id"), "error": str(error.orig)[:200]},
+        )
+        return problem_response(
+            Problem(
+                503,
+                "server.database_unavailable",
+                "Expected the database to answer, got no connection; retry after the delay.",
+                headers={"Retry-After": "2"},
+            )
+        )
     log.exception(
         "unhandled exception",
         extra={"request_id": g.get("request_id"), "path": request.path},

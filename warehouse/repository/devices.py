@@ -1,0 +1,231 @@
+"""The device catalogue: rows <-> :class:`~warehouse.domain.catalogue.DeviceRecord`.
+
+Package entries are stored with the device record they belong to, so one query finds the
+device for a package DI and one more loads its whole hierarchy.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, exists, or_, select
+from sqlalchemy.orm import Session
+
+from warehouse import tables
+from warehouse.domain.catalogue import (
+    DeviceRecord,
+    PackageEntry,
+    ProductionIdentifiers,
+    RegistrationCertificate,
+    SpecialRegime,
+)
+from warehouse.domain.licences import DeviceClass
+from warehouse.domain.warehouses import StorageConditions
+from warehouse.ids import new_id
+from warehouse.repository.pages import Page, PageRequest, paginate
+
+DEV = tables.devices
+CERT = tables.device_certificates
+PACK = tables.device_packages
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPackage:
+    """A package level with the level name UDID published for it (中包装, 箱…)."""
+
+    entry: PackageEntry
+    level: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDevice:
+    """A catalogue record with its row id, issuing agency and package hierarchy."""
+
+    id: str
+    issuer: str
+    record: DeviceRecord
+    packages: tuple[StoredPackage, ...] = ()
+
+
+def insert(session: Session, device: StoredDevice) -> None:
+    """Insert a device, its certificate versions and its package levels."""
+    record, device_id = device.record, uuid.UUID(device.id)
+    pi = record.label_pi
+    storage = record.storage or StorageConditions()
+    session.execute(
+        DEV.insert().values(
+            id=device_id,
+            di=record.di,
+            issuer=device.issuer,
+            name=record.name,
+            model_spec=record.model_spec,
+            device_class=record.device_class.value,
+            category=record.category,
+            registrant_id=uuid.UUID(record.registrant_id),
+            implantable=record.implantable,
+            label_lot=pi.lot,
+            label_serial=pi.serial,
+            label_production_date=pi.production_date,
+            label_expiry_date=pi.expiry_date,
+            min_celsius=storage.min_celsius,
+            max_celsius=storage.max_celsius,
+            max_relative_humidity=storage.max_relative_humidity,
+            insurance_code=record.insurance_code,
+            regimes=sorted(r.value for r in record.regimes),
+            created_at=datetime.now(UTC),
+        )
+    )
+    for certificate in record.certificates:
+        insert_certificate(session, device_id, certificate)
+    if device.packages:
+        session.execute(
+            PACK.insert(),
+            [
+                {
+                    "id": new_id(),
+                    "device_id": device_id,
+                    "package_di": p.entry.package_di,
+                    "content_di": p.entry.content_di,
+                    "quantity": p.entry.quantity,
+                    "level": p.level,
+                }
+                for p in device.packages
+            ],
+        )
+
+
+def insert_certificate(
+    session: Session, device_id: uuid.UUID, certificate: RegistrationCertificate
+) -> None:
+    """Insert one certificate version."""
+    session.execute(
+        CERT.insert().values(
+            id=uuid.UUID(certificate.id),
+            device_id=device_id,
+            supersedes=uuid.UUID(certificate.supersedes) if certificate.supersedes else None,
+            number=certificate.number,
+            valid_from=certificate.valid_from,
+            valid_to=certificate.valid_to,
+            effective_from=certificate.effective_since,
+            created_at=datetime.now(UTC),
+        )
+    )
+
+
+def taken_dis(session: Session, dis: Iterable[str]) -> set[str]:
+    """Return which of ``dis`` are already a device DI or a package DI."""
+    wanted = set(dis)
+    if not wanted:
+        return set()
+    taken = set(session.execute(select(DEV.c.di).where(DEV.c.di.in_(wanted))).scalars())
+    query = select(PACK.c.package_di).where(PACK.c.package_di.in_(wanted))
+    return taken | set(session.execute(query).scalars())
+
+
+def get(session: Session, device_id: uuid.UUID) -> StoredDevice | None:
+    """Return the device with this row id, or None."""
+    found = _load(session, select(DEV).where(DEV.c.id == device_id))
+    return found[0] if found else None
+
+
+def find_by_di(session: Session, di: str) -> StoredDevice | None:
+    """Return the device whose DI or one of whose package DIs is ``di``, or None."""
+    found = _load(session, select(DEV).where(_has_di(di)))
+    return found[0] if found else None
+
+
+def list_page(
+    session: Session,
+    page: PageRequest,
+    *,
+    di: str | None = None,
+    registrant_id: uuid.UUID | None = None,
+    device_class: DeviceClass | None = None,
+    implantable: bool | None = None,
+) -> Page[StoredDevice]:
+    """One page of the catalogue, filtered."""
+    query: Select[Any] = select(DEV)
+    if di:
+        query = query.where(_has_di(di))
+    if registrant_id is not None:
+        query = query.where(DEV.c.registrant_id == registrant_id)
+    if device_class is not None:
+        query = query.where(DEV.c.device_class == device_class.value)
+    if implantable is not None:
+        query = query.where(DEV.c.implantable == implantable)
+    return paginate(session, query, DEV.c.id, page, lambda rows: _build(session, rows))
+
+
+def _has_di(di: str) -> Any:
+    in_package = exists().where(PACK.c.device_id == DEV.c.id, PACK.c.package_di == di)
+    return or_(DEV.c.di == di, in_package)
+
+
+def _load(session: Session, query: Select[Any]) -> list[StoredDevice]:
+    return _build(session, session.execute(query).mappings().all())
+
+
+def _build(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[StoredDevice]:
+    ids = [row["id"] for row in rows]
+    certificates: defaultdict[uuid.UUID, list[RegistrationCertificate]] = defaultdict(list)
+    packages: defaultdict[uuid.UUID, list[StoredPackage]] = defaultdict(list)
+    if ids:
+        query = select(CERT).where(CERT.c.device_id.in_(ids)).order_by(CERT.c.effective_from)
+        for row in session.execute(query).mappings():
+            certificates[row["device_id"]].append(_to_certificate(row))
+        query = select(PACK).where(PACK.c.device_id.in_(ids)).order_by(PACK.c.package_di)
+        for row in session.execute(query).mappings():
+            entry = PackageEntry(row["package_di"], row["content_di"], row["quantity"])
+            packages[row["device_id"]].append(StoredPackage(entry, row["level"]))
+    return [
+        StoredDevice(
+            id=str(row["id"]),
+            issuer=row["issuer"],
+            record=_to_record(row, tuple(certificates[row["id"]])),
+            packages=tuple(packages[row["id"]]),
+        )
+        for row in rows
+    ]
+
+
+def _to_certificate(row: Mapping[str, Any]) -> RegistrationCertificate:
+    return RegistrationCertificate(
+        id=str(row["id"]),
+        number=row["number"],
+        valid_from=row["valid_from"],
+        valid_to=row["valid_to"],
+        effective_from=row["effective_from"],
+        supersedes=str(row["supersedes"]) if row["supersedes"] else None,
+    )
+
+
+def _to_record(
+    row: Mapping[str, Any], certificates: tuple[RegistrationCertificate, ...]
+) -> DeviceRecord:
+    storage_values = (row["min_celsius"], row["max_celsius"], row["max_relative_humidity"])
+    return DeviceRecord(
+        di=row["di"],
+        name=row["name"],
+        model_spec=row["model_spec"],
+        device_class=DeviceClass(row["device_class"]),
+        registrant_id=str(row["registrant_id"]),
+        certificates=certificates,
+        category=row["category"],
+        implantable=row["implantable"],
+        label_pi=ProductionIdentifiers(
+            lot=row["label_lot"],
+            serial=row["label_serial"],
+            production_date=row["label_production_date"],
+            expiry_date=row["label_expiry_date"],
+        ),
+        storage=None
+        if all(v is None for v in storage_values)
+        else StorageConditions(*storage_values),
+        insurance_code=row["insurance_code"],
+        regimes=frozenset(SpecialRegime(r) for r in row["regimes"]),
+    )
