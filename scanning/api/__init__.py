@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from flask_smorest import Api
 
+from scanning.api import udi
+
 
 def register_blueprints(api: Api) -> None:
     """Register every scanning blueprint on ``api``."""
+    api.register_blueprint(udi.blp)
