@@ -36,7 +36,8 @@ from warehouse.domain.organisations import OrgRole
 from warehouse.domain.roles import Role
 from warehouse.domain.warehouses import LocationPurpose, StorageConditions, WarehouseKind
 from warehouse.ids import new_id
-from warehouse.services import agreements, licences, ownership, warehouses
+from warehouse.repository import versions
+from warehouse.services import agreements, licences, ownership, today, warehouses
 from warehouse.services.access import SYSTEM
 from warehouse.services.catalogue import (
     UNRESOLVED,
@@ -69,15 +70,15 @@ def ensure_organisation(
     if existing is not None:
         return existing
     org_id = new_id()
-    session.execute(
-        org.insert().values(
-            id=org_id,
-            name=name,
-            credit_code=credit_code.upper(),
-            roles=sorted(roles),
-            jurisdiction=jurisdiction,
-            created_at=datetime.now(UTC),
-        )
+    values = {
+        "name": name,
+        "credit_code": credit_code.upper(),
+        "roles": sorted(roles),
+        "jurisdiction": jurisdiction,
+    }
+    session.execute(org.insert().values(id=org_id, created_at=datetime.now(UTC), **values))
+    versions.append(
+        session, "organisation", org_id, values, effective_from=today(), recorded_by=None
     )
     return org_id
 

@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 
 from warehouse.domain.licences import DeviceClass, LicenceKind
+from warehouse.domain.movements import IN_STOCK, STORED_STATUSES, BizStep, Disposition
 from warehouse.domain.warehouses import LocationPurpose, WarehouseKind
 
 NAMING_CONVENTION = {
@@ -273,3 +274,221 @@ device_packages = Table(
     CheckConstraint("package_di <> content_di", name="not_self_contained"),
 )
 Index(None, device_packages.c.device_id)
+
+# --- Versions of the other master data (docs/decisions/0004-master-data-versions.md) ---------
+
+VERSIONED_ENTITIES = ("organisation", "warehouse", "location", "entrustment_agreement", "device")
+"""Records whose current state is one row of their own table and whose versions are here."""
+
+master_data_versions = Table(
+    "master_data_versions",
+    metadata,
+    Column("id", Uuid, primary_key=True, comment="id of this version"),
+    Column("entity", String(40), nullable=False),
+    Column("entity_id", Uuid, nullable=False, comment="id of the record, stable across versions"),
+    Column("version", Integer, nullable=False, comment="1, 2, ... per record"),
+    Column("supersedes", Uuid, ForeignKey("master_data_versions.id"), nullable=True, unique=True),
+    Column("effective_from", Date, nullable=False, comment="first day this version applies"),
+    Column("data", JSON, nullable=False, comment="every field of the record in this version"),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_by", Uuid, nullable=True, comment="api_tokens.id; null: system, migration"),
+    CheckConstraint(_one_of("entity", VERSIONED_ENTITIES), name="entity_known"),
+    CheckConstraint("version >= 1", name="version_positive"),
+    CheckConstraint("(version = 1) = (supersedes IS NULL)", name="first_supersedes_nothing"),
+    UniqueConstraint("entity", "entity_id", "version"),
+    comment="append-only history of organisations, warehouses, locations, agreements, devices",
+)
+
+# --- Movement events (append-only) and their projections ------------------------------------
+
+_STEPS = [s.value for s in BizStep]
+_DISPOSITIONS = [d.value for d in Disposition]
+_STORED = sorted(s.value for s in STORED_STATUSES)
+_IN_STOCK = sorted(s.value for s in IN_STOCK)
+
+shipments = Table(
+    "shipments",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("shipping_event_id", Uuid, nullable=False, unique=True, comment="events.id"),
+    Column("from_org_id", Uuid, ForeignKey(organisations.c.id), nullable=False),
+    Column("from_warehouse_id", Uuid, ForeignKey(warehouses.c.id), nullable=True),
+    Column("destination_party_id", Uuid, ForeignKey(organisations.c.id), nullable=False),
+    Column("destination_warehouse_id", Uuid, ForeignKey(warehouses.c.id), nullable=True),
+    Column("despatch_ref", String(100), nullable=True, comment="desadv number (随货同行单)"),
+    Column("status", String(20), nullable=False),
+    Column("shipped_at", DateTime(timezone=True), nullable=False),
+    Column("received_event_id", Uuid, nullable=True, comment="events.id of the receipt"),
+    CheckConstraint(_one_of("status", ["in_transit", "received"]), name="status_known"),
+)
+Index(None, shipments.c.destination_party_id)
+
+shipment_items = Table(
+    "shipment_items",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("shipment_id", Uuid, ForeignKey(shipments.c.id), nullable=False),
+    Column("di", String(100), nullable=False),
+    Column("lot", String(100), nullable=False, comment="'' when the label has no lot"),
+    Column("serial", String(100), nullable=True),
+    Column("quantity", Integer, nullable=False),
+    Column("expiry", Date, nullable=True),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+)
+Index(None, shipment_items.c.shipment_id)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Uuid, primary_key=True, comment="UUIDv7, server-assigned"),
+    Column("event_id", Uuid, nullable=False, unique=True, comment="client-supplied, idempotent"),
+    Column("event_type", String(20), nullable=False),
+    Column("action", String(10), nullable=False),
+    Column("biz_step", String(40), nullable=False),
+    Column("disposition", String(40), nullable=False),
+    Column("event_time", DateTime(timezone=True), nullable=False, comment="UTC"),
+    Column("event_time_offset", String(6), nullable=False, comment="e.g. +08:00"),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("read_point_id", Uuid, ForeignKey(locations.c.id), nullable=True),
+    Column("location_id", Uuid, ForeignKey(locations.c.id), nullable=True, comment="bizLocation"),
+    Column("warehouse_id", Uuid, ForeignKey(warehouses.c.id), nullable=True),
+    Column("acting_org_id", Uuid, ForeignKey(organisations.c.id), nullable=False),
+    Column("staff_id", String(100), nullable=True),
+    Column("scanner_device_id", String(100), nullable=True),
+    Column("owner_id", Uuid, ForeignKey(organisations.c.id), nullable=True),
+    Column("possessor_id", Uuid, ForeignKey(organisations.c.id), nullable=True),
+    Column("source_party_id", Uuid, ForeignKey(organisations.c.id), nullable=True),
+    Column("destination_party_id", Uuid, ForeignKey(organisations.c.id), nullable=True),
+    Column("destination_warehouse_id", Uuid, ForeignKey(warehouses.c.id), nullable=True),
+    Column("shipment_id", Uuid, ForeignKey(shipments.c.id), nullable=True),
+    Column("parent_sscc", String(18), nullable=True, comment="aggregation parent"),
+    Column("documents", JSON, nullable=False, comment="list of {type, id}: po, desadv, inv"),
+    Column("patient_ref", String(64), nullable=True, comment="pseudonymous patient id"),
+    Column("encounter_ref", String(64), nullable=True, comment="pseudonymous encounter id"),
+    Column("corrects_event_id", Uuid, ForeignKey("events.id"), nullable=True),
+    Column("declared_event_id", Uuid, ForeignKey("events.id"), nullable=True),
+    Column("error_reason", String(20), nullable=True),
+    Column("event_hash", String(64), nullable=False, comment="SHA-256 of the canonical event"),
+    Column("batch_id", Uuid, nullable=False),
+    CheckConstraint(_one_of("event_type", ["object", "aggregation"]), name="type_known"),
+    CheckConstraint(_one_of("action", ["ADD", "OBSERVE", "DELETE"]), name="action_known"),
+    CheckConstraint(_one_of("biz_step", _STEPS), name="biz_step_known"),
+    CheckConstraint(_one_of("disposition", _DISPOSITIONS), name="disposition_known"),
+    CheckConstraint(
+        "error_reason IS NULL OR error_reason IN ('did_not_occur', 'incorrect_data')",
+        name="error_reason_known",
+    ),
+    comment="append-only: UPDATE and DELETE are refused by triggers",
+)
+Index(None, events.c.event_time)
+Index(None, events.c.biz_step)
+Index(None, events.c.location_id)
+Index(None, events.c.acting_org_id)
+Index(None, events.c.owner_id)
+
+event_items = Table(
+    "event_items",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("event_id", Uuid, ForeignKey(events.c.id), nullable=False),
+    Column("di", String(100), nullable=True),
+    Column("serial", String(100), nullable=True),
+    Column("lot", String(100), nullable=True),
+    Column("quantity", Integer, nullable=False),
+    Column("expiry", Date, nullable=True),
+    Column("production_date", Date, nullable=True),
+    Column("sscc", String(18), nullable=True, comment="a container moved as a whole"),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+    CheckConstraint("di IS NOT NULL OR sscc IS NOT NULL", name="di_or_sscc"),
+    comment="append-only: UPDATE and DELETE are refused by triggers",
+)
+Index(None, event_items.c.event_id)
+Index(None, event_items.c.di, event_items.c.serial)
+Index(None, event_items.c.di, event_items.c.lot)
+Index(None, event_items.c.sscc)
+
+units = Table(
+    "units",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("di", String(100), nullable=False),
+    Column("serial", String(100), nullable=False),
+    Column("lot", String(100), nullable=False, comment="'' when the label has no lot"),
+    Column("expiry", Date, nullable=True),
+    Column("production_date", Date, nullable=True),
+    Column("owner_id", Uuid, ForeignKey(organisations.c.id), nullable=False),
+    Column("possessor_id", Uuid, ForeignKey(organisations.c.id), nullable=False),
+    Column("warehouse_id", Uuid, ForeignKey(warehouses.c.id), nullable=True),
+    Column("location_id", Uuid, ForeignKey(locations.c.id), nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("container_sscc", String(18), nullable=True),
+    Column("shipment_id", Uuid, ForeignKey(shipments.c.id), nullable=True),
+    Column("version", Integer, nullable=False, comment="compare-and-set counter"),
+    Column("last_event_id", Uuid, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint(_one_of("status", _STORED), name="status_known"),
+    UniqueConstraint("di", "serial"),
+    comment="projection: serial-level current state",
+)
+Index(None, units.c.location_id)
+Index(None, units.c.container_sscc)
+
+stock = Table(
+    "stock",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("owner_id", Uuid, ForeignKey(organisations.c.id), nullable=False),
+    Column("possessor_id", Uuid, ForeignKey(organisations.c.id), nullable=False),
+    Column("warehouse_id", Uuid, ForeignKey(warehouses.c.id), nullable=False),
+    Column("location_id", Uuid, ForeignKey(locations.c.id), nullable=False),
+    Column("di", String(100), nullable=False),
+    Column("lot", String(100), nullable=False, comment="'' when the label has no lot"),
+    Column("status", String(20), nullable=False),
+    Column("expiry", Date, nullable=True),
+    Column("quantity", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("quantity >= 0", name="quantity_not_negative"),
+    CheckConstraint(_one_of("status", _IN_STOCK), name="status_known"),
+    UniqueConstraint("owner_id", "possessor_id", "location_id", "di", "lot", "status"),
+    comment="projection: on-hand balances, serialised units included",
+)
+Index(None, stock.c.di, stock.c.lot)
+Index(None, stock.c.location_id)
+Index(None, stock.c.warehouse_id)
+
+containers = Table(
+    "containers",
+    metadata,
+    Column("sscc", String(18), primary_key=True),
+    Column("possessor_id", Uuid, ForeignKey(organisations.c.id), nullable=False),
+    Column("warehouse_id", Uuid, ForeignKey(warehouses.c.id), nullable=True),
+    Column("location_id", Uuid, ForeignKey(locations.c.id), nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("last_event_id", Uuid, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint(_one_of("status", ["packed", "in_transit", "unpacked"]), name="status_known"),
+    comment="projection: SSCC -> place",
+)
+
+discrepancies = Table(
+    "discrepancies",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("shipment_id", Uuid, ForeignKey(shipments.c.id), nullable=False),
+    Column("receiving_event_id", Uuid, ForeignKey(events.c.id), nullable=False),
+    Column("organisation_id", Uuid, ForeignKey(organisations.c.id), nullable=False),
+    Column("warehouse_id", Uuid, ForeignKey(warehouses.c.id), nullable=True),
+    Column("kind", String(20), nullable=False),
+    Column("di", String(100), nullable=False),
+    Column("lot", String(100), nullable=False),
+    Column("serial", String(100), nullable=True),
+    Column("expected_di", String(100), nullable=True, comment="substitution: the DI shipped"),
+    Column("expected_quantity", Integer, nullable=False),
+    Column("received_quantity", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint(
+        _one_of("kind", ["short", "over", "substitution", "unexpected_unit"]), name="kind_known"
+    ),
+)
+Index(None, discrepancies.c.shipment_id)
+Index(None, discrepancies.c.organisation_id)

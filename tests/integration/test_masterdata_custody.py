@@ -11,6 +11,7 @@ The world, built through the services (licences valid 2021-01-01 to 2030-12-31):
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -60,7 +61,12 @@ def _org(session: Session, name: str, body: str, *roles: OrgRole) -> uuid.UUID:
 
 def _warehouse(session: Session, operator: uuid.UUID, name: str) -> uuid.UUID:
     new = warehouses.NewWarehouse(
-        operator, name, "厦门市湖里区", "350206", WarehouseKind.THIRD_PARTY_LOGISTICS
+        operator,
+        name,
+        "厦门市湖里区",
+        "350206",
+        WarehouseKind.THIRD_PARTY_LOGISTICS,
+        effective_from=date(2020, 1, 1),
     )
     return uuid.UUID(warehouses.create(session, SYSTEM, new).id)
 
@@ -116,7 +122,7 @@ def world(db_session: Session) -> World:
         (LogisticsService.STORAGE,),
         (ids["W-S"], ids["W-S2"], ids["W-S60"]),
     )
-    agreements.create(s, SYSTEM, agreement)
+    ids["A"] = uuid.UUID(agreements.create(s, SYSTEM, agreement).id)
     device = catalogue.NewDevice(
         STENT,
         "冠状动脉药物洗脱支架系统",
@@ -189,3 +195,47 @@ def test_the_facts_hold_only_the_records_the_request_can_reach(world: World) -> 
         str(world.ids["P"]),
         str(world.ids["S2"]),
     }
+
+
+def test_an_agreement_ended_early_by_a_new_version_allows_before_the_end_only(
+    world: World,
+) -> None:
+    ended = {"valid_to": date(2025, 7, 31)}
+    agreements.supersede(world.session, SYSTEM, world.ids["A"], date(2025, 7, 1), ended)
+    assert world.check("P", "W-S60", on=date(2025, 6, 30)).rule == "R4"  # first version
+    before = world.check("P", "W-S60", on=date(2025, 7, 31))  # second, last day
+    assert (before.allowed, before.rule) == (True, "R4")
+    after = world.check("P", "W-S60", on=date(2025, 8, 1))
+    assert not after.allowed
+    r4 = after.attempt("R4")
+    assert r4 is not None
+    assert [reason.code for reason in r4.reasons] == ["custody.agreement_expired"]
+
+
+def test_the_custody_check_reads_the_agreement_version_in_effect_on_its_date(
+    world: World,
+) -> None:
+    # From 2025-07-01 the agreement no longer lists W-S60; before, it did.
+    narrowed = {"warehouse_ids": (world.ids["W-S"], world.ids["W-S2"])}
+    agreements.supersede(world.session, SYSTEM, world.ids["A"], date(2025, 7, 1), narrowed)
+    assert world.check("P", "W-S60", on=date(2025, 6, 30)).rule == "R4"
+    after = world.check("P", "W-S60", on=date(2025, 7, 1))
+    assert not after.allowed
+    r4 = after.attempt("R4")
+    assert r4 is not None
+    assert [reason.code for reason in r4.reasons] == ["custody.agreement_scope"]
+
+
+def test_the_custody_check_reads_the_warehouse_kind_in_effect_on_its_date(
+    world: World,
+) -> None:
+    request = custody.CustodyRequest(
+        str(world.ids["P"]), str(world.ids["W-S"]), STENT, str(world.ids["X"]), D
+    )
+    changed = {"kind": WarehouseKind.OFF_SITE}
+    warehouses.supersede(world.session, SYSTEM, world.ids["W-S"], D + timedelta(days=1), changed)
+    kind = custody.load_facts(world.session, request).warehouses[str(world.ids["W-S"])].kind
+    assert kind is WarehouseKind.THIRD_PARTY_LOGISTICS
+    later = dataclasses.replace(request, on=D + timedelta(days=1))
+    kind = custody.load_facts(world.session, later).warehouses[str(world.ids["W-S"])].kind
+    assert kind is WarehouseKind.OFF_SITE

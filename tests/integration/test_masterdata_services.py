@@ -4,17 +4,19 @@ ownership cycles and authorisation, each through the service functions the API c
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from sqlalchemy.orm import Session
 
+from warehouse import tables
 from warehouse.demo import credit_code
 from warehouse.domain.licences import DeviceClass, LicenceKind, ScopeEntry
 from warehouse.domain.organisations import OrgRole
 from warehouse.domain.roles import Principal, Role
 from warehouse.domain.warehouses import LocationPurpose, WarehouseKind
+from warehouse.ids import new_id
 from warehouse.repository.pages import PageRequest
 from warehouse.services import licences, organisations, ownership, warehouses
 from warehouse.services.access import SYSTEM
@@ -229,3 +231,57 @@ def test_locations_carry_their_purpose_and_department(db_session: Session) -> No
     no_department = warehouses.NewLocation("K", "GK", None, LocationPurpose.DEPARTMENT)
     with pytest.raises(ValidationFailed):
         warehouses.add_location(db_session, SYSTEM, warehouse_id, no_department)
+
+
+def test_a_row_written_without_versions_gets_its_first_when_first_superseded(
+    db_session: Session,
+) -> None:
+    org_id = new_id()
+    db_session.execute(
+        tables.organisations.insert().values(
+            id=org_id,
+            name="旧行",
+            credit_code=credit_code("91350206MA2Y4TL0Q"),
+            roles=[],
+            jurisdiction="350206",
+            created_at=datetime(2019, 12, 31, 16, 30, tzinfo=UTC),  # 2020-01-01 in China
+        )
+    )
+    db_session.commit()
+    assert [v.version for v in organisations.history(db_session, org_id)] == [None]
+    found = organisations.supersede(db_session, SYSTEM, org_id, D, {"name": "新行"})
+    history = organisations.history(db_session, org_id)
+    assert [(v.value.name, v.version.number) for v in history if v.version] == [
+        ("旧行", 1),
+        ("新行", 2),
+    ]
+    assert history[0].version is not None
+    assert history[0].version.effective_from == date(2020, 1, 1)
+    assert found.version is not None
+    assert found.version.supersedes == history[0].version.id
+    assert organisations.get(db_session, org_id).name == "新行"
+    assert organisations.as_of(db_session, org_id, D - timedelta(days=1)).value.name == "旧行"
+
+
+def test_a_location_version_may_not_take_another_locations_code(db_session: Session) -> None:
+    operator = org(db_session, "厦门甲", "91350206MA2Y4TL0Q")
+    new = warehouses.NewWarehouse(
+        operator, "甲仓", "厦门", "350206", WarehouseKind.THIRD_PARTY_LOGISTICS
+    )
+    warehouse_id = uuid.UUID(warehouses.create(db_session, SYSTEM, new).id)
+    since = warehouses.NewLocation("A", effective_from=date(2020, 1, 1))
+    warehouses.add_location(db_session, SYSTEM, warehouse_id, since)
+    bay = warehouses.NewLocation("B", effective_from=date(2020, 1, 1))
+    location_id = uuid.UUID(warehouses.add_location(db_session, SYSTEM, warehouse_id, bay).id)
+    with pytest.raises(Conflict) as caught:
+        warehouses.supersede_location(
+            db_session, SYSTEM, warehouse_id, location_id, D, {"zone": "A"}
+        )
+    assert caught.value.code == "location.duplicate_code"
+    quarantine = {"purpose": LocationPurpose.QUARANTINE}
+    warehouses.supersede_location(db_session, SYSTEM, warehouse_id, location_id, D, quarantine)
+    history = warehouses.location_history(db_session, SYSTEM, warehouse_id, location_id)
+    assert [v.value.purpose for v in history] == [
+        LocationPurpose.NORMAL,
+        LocationPurpose.QUARANTINE,
+    ]

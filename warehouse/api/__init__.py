@@ -8,6 +8,7 @@ from warehouse.api import (
     agreements,
     devices,
     errors,
+    events,
     licences,
     organisations,
     ownership,
@@ -32,5 +33,6 @@ def register_blueprints(api: Api) -> None:
         agreements,
         devices,
         rules,
+        events,
     ):
         api.register_blueprint(module.blp)

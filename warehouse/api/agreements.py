@@ -11,18 +11,26 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from warehouse.api.common import (
+    AsOfSchema,
     PageArgsSchema,
+    SupersedeFieldsSchema,
+    VersionFieldsSchema,
     created,
+    history_schema,
     list_schema,
     page_json,
     page_request,
     query_args,
+    split_supersede,
+    version_json,
 )
 from warehouse.db import db
 from warehouse.domain.entrustment import EntrustmentAgreement, LogisticsService
 from warehouse.domain.licences import DeviceClass
 from warehouse.domain.roles import Role
 from warehouse.services import agreements as service
+from warehouse.services import versions as versioning
+from warehouse.services.versions import Versioned
 from warehouse.web.auth import current_principal, require_roles
 
 blp = Blueprint(
@@ -49,9 +57,25 @@ class AgreementInSchema(ma.Schema):
     warehouse_ids = ma.fields.List(ma.fields.UUID(), load_default=list)
     valid_from = ma.fields.Date(required=True)
     valid_to = ma.fields.Date(allow_none=True, load_default=None)
+    effective_from = ma.fields.Date(
+        allow_none=True,
+        load_default=None,
+        metadata={"description": "First day of the first version; default valid_from"},
+    )
 
 
-class AgreementSchema(ma.Schema):
+class AgreementSupersedeSchema(SupersedeFieldsSchema):
+    number = ma.fields.String(allow_none=True)
+    classes = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(CLASSES)))
+    services = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(SERVICES)))
+    warehouse_ids = ma.fields.List(ma.fields.UUID())
+    valid_from = ma.fields.Date()
+    valid_to = ma.fields.Date(
+        allow_none=True, metadata={"description": "An earlier date ends the agreement early"}
+    )
+
+
+class AgreementSchema(VersionFieldsSchema):
     id = ma.fields.String(required=True)
     number = ma.fields.String(allow_none=True, required=True)
     client_id = ma.fields.String(required=True)
@@ -70,11 +94,12 @@ class AgreementArgsSchema(PageArgsSchema):
     provider_id = ma.fields.UUID()
 
 
-def agreement_json(agreement: EntrustmentAgreement) -> dict[str, Any]:
-    """An agreement as the API shows it."""
+def agreement_json(agreement: EntrustmentAgreement, version: Any = None) -> dict[str, Any]:
+    """An agreement as the API shows it, with the version shown."""
     classes = sorted(agreement.classes)
     services = sorted(agreement.services)
     return {
+        **version_json(version),
         "id": agreement.id,
         "number": agreement.number,
         "client_id": agreement.client_id,
@@ -87,6 +112,11 @@ def agreement_json(agreement: EntrustmentAgreement) -> dict[str, Any]:
         "valid_from": agreement.valid_from,
         "valid_to": agreement.valid_to,
     }
+
+
+def versioned_json(found: Versioned[EntrustmentAgreement]) -> dict[str, Any]:
+    """One version of an agreement."""
+    return agreement_json(found.value, found.version)
 
 
 @blp.route("")
@@ -102,7 +132,8 @@ class Agreements(MethodView):
             client_id=args.get("client_id"),
             provider_id=args.get("provider_id"),
         )
-        return page_json(page, agreement_json)
+        latest = versioning.latest_of(db.session, service.ENTITY, [a.id for a in page.items])
+        return page_json(page, lambda a: agreement_json(a, latest.get(a.id)))
 
     @require_roles(Role.ADMIN, Role.ORG_MANAGER)
     @blp.arguments(AgreementInSchema)
@@ -117,14 +148,59 @@ class Agreements(MethodView):
                 "warehouse_ids": tuple(body["warehouse_ids"]),
             }
         )
-        agreement = service.create(db.session, current_principal(), new)
+        principal = current_principal()
+        agreement = service.create(db.session, principal, new)
+        found = service.get_versioned(db.session, principal, uuid.UUID(agreement.id))
         url = url_for(".AgreementResource", agreement_id=agreement.id)
-        return created(agreement_json(agreement), url)
+        return created(versioned_json(found), url)
 
 
 @blp.route("/<uuid:agreement_id>")
 class AgreementResource(MethodView):
+    @query_args(blp, AsOfSchema)
     @blp.response(200, AgreementSchema)
+    def get(self, args: dict[str, Any], agreement_id: uuid.UUID) -> dict[str, Any]:
+        """Read an agreement: its latest version, or the one in effect on ``as_of``."""
+        principal = current_principal()
+        if "as_of" in args:
+            return versioned_json(service.as_of(db.session, principal, agreement_id, args["as_of"]))
+        return versioned_json(service.get_versioned(db.session, principal, agreement_id))
+
+
+@blp.route("/<uuid:agreement_id>/history")
+class AgreementHistory(MethodView):
+    @blp.response(200, history_schema(AgreementSchema, "AgreementHistory"))
     def get(self, agreement_id: uuid.UUID) -> dict[str, Any]:
-        """Read an agreement."""
-        return agreement_json(service.get(db.session, current_principal(), agreement_id))
+        """Every version of an agreement, oldest first."""
+        versions = service.history(db.session, current_principal(), agreement_id)
+        return {"items": [versioned_json(v) for v in versions]}
+
+
+@blp.route("/<uuid:agreement_id>/versions/<uuid:version_id>")
+class AgreementVersion(MethodView):
+    @blp.response(200, AgreementSchema)
+    def get(self, agreement_id: uuid.UUID, version_id: uuid.UUID) -> dict[str, Any]:
+        """Read one version of an agreement."""
+        found = service.version(db.session, current_principal(), agreement_id, version_id)
+        return versioned_json(found)
+
+
+@blp.route("/<uuid:agreement_id>/supersede")
+class AgreementSupersede(MethodView):
+    @require_roles(Role.ADMIN, Role.ORG_MANAGER)
+    @blp.arguments(AgreementSupersedeSchema)
+    @blp.response(201, AgreementSchema)
+    def post(self, body: dict[str, Any], agreement_id: uuid.UUID) -> Any:
+        """Add a version from ``effective_from``: renewal, scope change, or early
+        termination (an earlier ``valid_to``); admins or either party's org_manager."""
+        effective_from, supersedes, changes = split_supersede(body)
+        if "classes" in changes:
+            changes["classes"] = [DeviceClass(c) for c in changes["classes"]]
+        if "services" in changes:
+            changes["services"] = [LogisticsService(s) for s in changes["services"]]
+        found = service.supersede(
+            db.session, current_principal(), agreement_id, effective_from, changes, supersedes
+        )
+        assert found.version is not None
+        url = url_for(".AgreementVersion", agreement_id=agreement_id, version_id=found.version.id)
+        return created(versioned_json(found), url)

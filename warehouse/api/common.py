@@ -79,3 +79,69 @@ def storage_json(storage: Any) -> dict[str, Any] | None:
         "max_celsius": storage.max_celsius,
         "max_relative_humidity": storage.max_relative_humidity,
     }
+
+
+class AsOfSchema(ma.Schema):
+    """``?as_of=``: read the version in effect on a date instead of the latest one."""
+
+    as_of = ma.fields.Date(
+        metadata={"description": "YYYY-MM-DD: the version in effect on that day; default: latest"}
+    )
+
+
+class VersionFieldsSchema(ma.Schema):
+    """Which version of a record a response shows (null for a row with no version yet)."""
+
+    version_id = ma.fields.String(allow_none=True, required=True)
+    version = ma.fields.Integer(allow_none=True, required=True, metadata={"example": 2})
+    supersedes = ma.fields.String(
+        allow_none=True, required=True, metadata={"description": "version_id it replaced"}
+    )
+    effective_from = ma.fields.Date(
+        allow_none=True, required=True, metadata={"description": "First day it applies"}
+    )
+    recorded_at = ma.fields.DateTime(allow_none=True, required=True)
+
+
+class SupersedeFieldsSchema(ma.Schema):
+    """What every supersede body carries besides the changed fields."""
+
+    effective_from = ma.fields.Date(
+        required=True, metadata={"description": "First day the new version applies"}
+    )
+    supersedes = ma.fields.UUID(
+        allow_none=True,
+        load_default=None,
+        metadata={
+            "description": "version_id the change is based on; 409 version.not_latest if a"
+            " later version exists. Omit to supersede whatever is latest."
+        },
+    )
+
+
+def version_json(version: Any) -> dict[str, Any]:
+    """The version fields of a response (a :class:`~warehouse.repository.versions.Version`)."""
+    if version is None:
+        return dict.fromkeys(
+            ("version_id", "version", "supersedes", "effective_from", "recorded_at")
+        )
+    return {
+        "version_id": version.id,
+        "version": version.number,
+        "supersedes": version.supersedes,
+        "effective_from": version.effective_from,
+        "recorded_at": version.recorded_at,
+    }
+
+
+def history_schema(item: type[ma.Schema], name: str) -> type[ma.Schema]:
+    """``{"items": [...]}``: every version, oldest first."""
+    return ma.Schema.from_dict(
+        {"items": ma.fields.List(ma.fields.Nested(item), required=True)}, name=name
+    )
+
+
+def split_supersede(body: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
+    """``(effective_from, supersedes, changes)`` of a supersede request body."""
+    changes = dict(body)
+    return changes.pop("effective_from"), changes.pop("supersedes"), changes

@@ -11,14 +11,20 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from warehouse.api.common import (
+    AsOfSchema,
     PageArgsSchema,
     StorageSchema,
+    SupersedeFieldsSchema,
+    VersionFieldsSchema,
     created,
+    history_schema,
     list_schema,
     page_json,
     page_request,
     query_args,
+    split_supersede,
     storage_json,
+    version_json,
 )
 from warehouse.api.warehouses import storage_conditions
 from warehouse.db import db
@@ -31,6 +37,8 @@ from warehouse.domain.licences import DeviceClass
 from warehouse.domain.roles import Role
 from warehouse.repository.devices import StoredDevice
 from warehouse.services import catalogue as service
+from warehouse.services import versions as versioning
+from warehouse.services.versions import Versioned
 from warehouse.web.auth import current_principal, require_roles
 
 blp = Blueprint(
@@ -96,9 +104,26 @@ class DeviceInSchema(ma.Schema):
     )
     certificates = ma.fields.List(ma.fields.Nested(CertificateInSchema), load_default=list)
     packages = ma.fields.List(ma.fields.Nested(PackageSchema), load_default=list)
+    effective_from = ma.fields.Date(
+        allow_none=True,
+        load_default=None,
+        metadata={"description": "First day of the first version; default today (China)"},
+    )
 
 
-class DeviceSchema(ma.Schema):
+class DeviceSupersedeSchema(SupersedeFieldsSchema):
+    name = ma.fields.String(validate=ma.validate.Length(min=1, max=300))
+    model_spec = ma.fields.String(validate=ma.validate.Length(min=1, max=300))
+    device_class = ma.fields.String(validate=ma.validate.OneOf(CLASSES))
+    category = ma.fields.String(allow_none=True)
+    implantable = ma.fields.Boolean()
+    label_pi = ma.fields.Nested(LabelPiSchema)
+    storage = ma.fields.Nested(StorageSchema, allow_none=True)
+    insurance_code = ma.fields.String(allow_none=True)
+    regimes = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(REGIMES)))
+
+
+class DeviceSchema(VersionFieldsSchema):
     id = ma.fields.String(required=True)
     di = ma.fields.String(required=True)
     issuer = ma.fields.String(required=True, metadata={"example": "gs1"})
@@ -124,10 +149,11 @@ class DeviceArgsSchema(PageArgsSchema):
     implantable = ma.fields.Boolean()
 
 
-def device_json(device: StoredDevice) -> dict[str, Any]:
-    """A catalogue record as the API shows it."""
+def device_json(device: StoredDevice, version: Any = None) -> dict[str, Any]:
+    """A catalogue record as the API shows it, with the version shown."""
     record = device.record
     return {
+        **version_json(version),
         "id": device.id,
         "di": record.di,
         "issuer": device.issuer,
@@ -165,6 +191,11 @@ def device_json(device: StoredDevice) -> dict[str, Any]:
     }
 
 
+def versioned_json(found: Versioned[StoredDevice]) -> dict[str, Any]:
+    """One version of a catalogue record."""
+    return device_json(found.value, found.version)
+
+
 def new_device(body: dict[str, Any]) -> service.NewDevice:
     """The service input for a request body."""
     return service.NewDevice(
@@ -194,7 +225,8 @@ class Devices(MethodView):
             device_class=DeviceClass(args["device_class"]) if "device_class" in args else None,
             implantable=args.get("implantable"),
         )
-        return page_json(page, device_json)
+        latest = versioning.latest_of(db.session, service.ENTITY, [d.id for d in page.items])
+        return page_json(page, lambda d: device_json(d, latest.get(d.id)))
 
     @require_roles(Role.ADMIN, Role.ORG_MANAGER)
     @blp.arguments(DeviceInSchema)
@@ -202,15 +234,60 @@ class Devices(MethodView):
     def post(self, body: dict[str, Any]) -> Any:
         """Add a device your organisation registers (admins: any)."""
         device = service.create(db.session, current_principal(), new_device(body))
-        return created(device_json(device), url_for(".DeviceResource", device_id=device.id))
+        found = service.get_versioned(db.session, uuid.UUID(device.id))
+        return created(versioned_json(found), url_for(".DeviceResource", device_id=device.id))
 
 
 @blp.route("/<uuid:device_id>")
 class DeviceResource(MethodView):
+    @query_args(blp, AsOfSchema)
     @blp.response(200, DeviceSchema)
+    def get(self, args: dict[str, Any], device_id: uuid.UUID) -> dict[str, Any]:
+        """Read a catalogue record: its latest version, or the one in effect on ``as_of``."""
+        if "as_of" in args:
+            return versioned_json(service.as_of(db.session, device_id, args["as_of"]))
+        return versioned_json(service.get_versioned(db.session, device_id))
+
+
+@blp.route("/<uuid:device_id>/history")
+class DeviceHistory(MethodView):
+    @blp.response(200, history_schema(DeviceSchema, "DeviceHistory"))
     def get(self, device_id: uuid.UUID) -> dict[str, Any]:
-        """Read a catalogue record."""
-        return device_json(service.get(db.session, device_id))
+        """Every version of a catalogue record, oldest first."""
+        return {"items": [versioned_json(v) for v in service.history(db.session, device_id)]}
+
+
+@blp.route("/<uuid:device_id>/versions/<uuid:version_id>")
+class DeviceVersion(MethodView):
+    @blp.response(200, DeviceSchema)
+    def get(self, device_id: uuid.UUID, version_id: uuid.UUID) -> dict[str, Any]:
+        """Read one version of a catalogue record."""
+        return versioned_json(service.version(db.session, device_id, version_id))
+
+
+@blp.route("/<uuid:device_id>/supersede")
+class DeviceSupersede(MethodView):
+    @require_roles(Role.ADMIN, Role.ORG_MANAGER)
+    @blp.arguments(DeviceSupersedeSchema)
+    @blp.response(201, DeviceSchema)
+    def post(self, body: dict[str, Any], device_id: uuid.UUID) -> Any:
+        """Add a version (name, model, class, label PIs, storage, codes, regimes) from
+        ``effective_from``; the DI and registrant never change."""
+        effective_from, supersedes, changes = split_supersede(body)
+        if "device_class" in changes:
+            changes["device_class"] = DeviceClass(changes["device_class"])
+        if "label_pi" in changes:
+            changes["label_pi"] = ProductionIdentifiers(**changes["label_pi"])
+        if "storage" in changes:
+            changes["storage"] = storage_conditions(changes["storage"])
+        if "regimes" in changes:
+            changes["regimes"] = frozenset(SpecialRegime(r) for r in changes["regimes"])
+        found = service.supersede(
+            db.session, current_principal(), device_id, effective_from, changes, supersedes
+        )
+        assert found.version is not None
+        url = url_for(".DeviceVersion", device_id=device_id, version_id=found.version.id)
+        return created(versioned_json(found), url)
 
 
 @blp.route("/<uuid:device_id>/certificates")
@@ -228,4 +305,5 @@ class Certificates(MethodView):
             service.NewCertificate(**body),
             effective_from,
         )
-        return created(device_json(device), url_for(".DeviceResource", device_id=device.id))
+        found = service.get_versioned(db.session, uuid.UUID(device.id))
+        return created(versioned_json(found), url_for(".DeviceResource", device_id=device.id))

@@ -13,6 +13,7 @@ from warehouse.services.errors import (
     PermissionDenied,
     ValidationFailed,
 )
+from warehouse.services.movements import EventRefused
 from warehouse.web.problems import PROBLEM_TYPES, Problem, ProblemDetail, problem_response
 
 PROBLEM_TYPES.update(
@@ -30,6 +31,8 @@ PROBLEM_TYPES.update(
         " zone-aisle-bin code.",
         "warehouse.duplicate_name": "The operator already has a warehouse with this name.",
         "device.duplicate_di": "The DI or a package DI is already in the catalogue.",
+        "version.not_latest": "The supersede names a version that a later one has already"
+        " replaced; read the latest version (latest_version_id) and base the change on it.",
         "custody.unknown_fact": "The custody check names an organisation, warehouse or DI that"
         " is not in the master data.",
     }
@@ -70,6 +73,9 @@ def to_problem(error: WarehouseError) -> Problem:
         return Problem(404, error.code, str(error))
     if isinstance(error, PermissionDenied):
         return Problem(403, error.code, str(error))
+    if isinstance(error, EventRefused):
+        details = [ProblemDetail(e.code, e.message, field=e.field) for e in error.errors]
+        return Problem(error.status, error.code, error.detail, errors=details)
     if isinstance(error, Conflict):
         return Problem(409, error.code, error.detail, extra=error.extra)
     return Problem(422, error.code, str(error))

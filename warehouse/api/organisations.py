@@ -11,12 +11,18 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from warehouse.api.common import (
+    AsOfSchema,
     PageArgsSchema,
+    SupersedeFieldsSchema,
+    VersionFieldsSchema,
     created,
+    history_schema,
     list_schema,
     page_json,
     page_request,
     query_args,
+    split_supersede,
+    version_json,
 )
 from warehouse.api.ownership import ChainLinkSchema, chain_json
 from warehouse.db import db
@@ -24,7 +30,9 @@ from warehouse.domain.organisations import Organisation, OrgRole
 from warehouse.domain.roles import Role
 from warehouse.services import organisations as service
 from warehouse.services import ownership as ownership_service
+from warehouse.services import versions as versioning
 from warehouse.services.ownership import ControlAnswer, ControlQuery
+from warehouse.services.versions import Versioned
 from warehouse.web.auth import current_principal, require_roles
 
 blp = Blueprint(
@@ -49,9 +57,20 @@ class OrganisationInSchema(ma.Schema):
     roles = ma.fields.List(
         ma.fields.String(validate=ma.validate.OneOf(ROLE_VALUES)), load_default=list
     )
+    effective_from = ma.fields.Date(
+        allow_none=True,
+        load_default=None,
+        metadata={"description": "First day of the first version; default today (China)"},
+    )
 
 
-class OrganisationSchema(ma.Schema):
+class OrganisationSupersedeSchema(SupersedeFieldsSchema):
+    name = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
+    jurisdiction = ma.fields.String(metadata={"example": "350206"})
+    roles = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(ROLE_VALUES)))
+
+
+class OrganisationSchema(VersionFieldsSchema):
     id = ma.fields.String(required=True)
     name = ma.fields.String(required=True)
     credit_code = ma.fields.String(required=True)
@@ -89,10 +108,11 @@ class ControlSchema(ma.Schema):
     chain = ma.fields.List(ma.fields.Nested(ChainLinkSchema), allow_none=True, required=True)
 
 
-def organisation_json(org: Organisation) -> dict[str, Any]:
-    """An organisation as the API shows it."""
+def organisation_json(org: Organisation, version: Any = None) -> dict[str, Any]:
+    """An organisation as the API shows it, with the version shown."""
     roles = sorted(org.roles)
     return {
+        **version_json(version),
         "id": org.id,
         "name": org.name,
         "credit_code": org.credit_code.value,
@@ -101,6 +121,18 @@ def organisation_json(org: Organisation) -> dict[str, Any]:
         "roles": [role.value for role in roles],
         "role_labels_zh": [role.label_zh for role in roles],
     }
+
+
+def versioned_json(found: Versioned[Organisation]) -> dict[str, Any]:
+    """One version of an organisation."""
+    return organisation_json(found.value, found.version)
+
+
+def _version_location(found: Versioned[Organisation]) -> str:
+    assert found.version is not None
+    return url_for(
+        "organisations.OrganisationVersion", org_id=found.value.id, version_id=found.version.id
+    )
 
 
 def _province(org: Organisation) -> str:
@@ -138,7 +170,8 @@ class Organisations(MethodView):
             role=OrgRole(args["role"]) if "role" in args else None,
             credit_code=args.get("credit_code"),
         )
-        return page_json(page, organisation_json)
+        latest = versioning.latest_of(db.session, service.ENTITY, [o.id for o in page.items])
+        return page_json(page, lambda org: organisation_json(org, latest.get(org.id)))
 
     @require_roles(Role.ADMIN)
     @blp.arguments(OrganisationInSchema)
@@ -150,17 +183,55 @@ class Organisations(MethodView):
             credit_code=body["credit_code"],
             jurisdiction=body["jurisdiction"],
             roles=tuple(OrgRole(role) for role in body["roles"]),
+            effective_from=body["effective_from"],
         )
         org = service.create(db.session, current_principal(), new)
-        return created(organisation_json(org), url_for(".OrganisationResource", org_id=org.id))
+        found = service.get_versioned(db.session, uuid.UUID(org.id))
+        return created(versioned_json(found), url_for(".OrganisationResource", org_id=org.id))
 
 
 @blp.route("/<uuid:org_id>")
 class OrganisationResource(MethodView):
+    @query_args(blp, AsOfSchema)
     @blp.response(200, OrganisationSchema)
+    def get(self, args: dict[str, Any], org_id: uuid.UUID) -> dict[str, Any]:
+        """Read an organisation: its latest version, or the one in effect on ``as_of``."""
+        if "as_of" in args:
+            return versioned_json(service.as_of(db.session, org_id, args["as_of"]))
+        return versioned_json(service.get_versioned(db.session, org_id))
+
+
+@blp.route("/<uuid:org_id>/history")
+class OrganisationHistory(MethodView):
+    @blp.response(200, history_schema(OrganisationSchema, "OrganisationHistory"))
     def get(self, org_id: uuid.UUID) -> dict[str, Any]:
-        """Read an organisation."""
-        return organisation_json(service.get(db.session, org_id))
+        """Every version of an organisation, oldest first."""
+        return {"items": [versioned_json(v) for v in service.history(db.session, org_id)]}
+
+
+@blp.route("/<uuid:org_id>/versions/<uuid:version_id>")
+class OrganisationVersion(MethodView):
+    @blp.response(200, OrganisationSchema)
+    def get(self, org_id: uuid.UUID, version_id: uuid.UUID) -> dict[str, Any]:
+        """Read one version of an organisation."""
+        return versioned_json(service.version(db.session, org_id, version_id))
+
+
+@blp.route("/<uuid:org_id>/supersede")
+class OrganisationSupersede(MethodView):
+    @require_roles(Role.ADMIN, Role.ORG_MANAGER)
+    @blp.arguments(OrganisationSupersedeSchema)
+    @blp.response(201, OrganisationSchema)
+    def post(self, body: dict[str, Any], org_id: uuid.UUID) -> Any:
+        """Add a version (name, roles, jurisdiction) from ``effective_from``; admins or the
+        organisation's own org_manager. The credit code never changes."""
+        effective_from, supersedes, changes = split_supersede(body)
+        if "roles" in changes:
+            changes["roles"] = [OrgRole(role) for role in changes["roles"]]
+        found = service.supersede(
+            db.session, current_principal(), org_id, effective_from, changes, supersedes
+        )
+        return created(versioned_json(found), _version_location(found))
 
 
 @blp.route("/<uuid:org_id>/control")

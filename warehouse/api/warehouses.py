@@ -11,21 +11,29 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from warehouse.api.common import (
+    AsOfSchema,
     PageArgsSchema,
     StorageSchema,
+    SupersedeFieldsSchema,
+    VersionFieldsSchema,
     created,
+    history_schema,
     list_schema,
     page_json,
     page_request,
     query_args,
+    split_supersede,
     storage_json,
+    version_json,
 )
 from warehouse.db import db
 from warehouse.domain.roles import Role
 from warehouse.domain.warehouses import Location, LocationPurpose, StorageConditions, Warehouse
 from warehouse.domain.warehouses import WarehouseKind as Kind
+from warehouse.services import versions as versioning
 from warehouse.services import warehouses as service
 from warehouse.services.validation import build
+from warehouse.services.versions import Versioned
 from warehouse.web.auth import current_principal, require_roles
 
 blp = Blueprint(
@@ -47,9 +55,22 @@ class WarehouseInSchema(ma.Schema):
     jurisdiction = ma.fields.String(required=True, metadata={"example": "350206"})
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf(KINDS))
     storage = ma.fields.Nested(StorageSchema, allow_none=True, load_default=None)
+    effective_from = ma.fields.Date(
+        allow_none=True,
+        load_default=None,
+        metadata={"description": "First day of the first version; default today (China)"},
+    )
 
 
-class WarehouseSchema(ma.Schema):
+class WarehouseSupersedeSchema(SupersedeFieldsSchema):
+    name = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
+    address = ma.fields.String(validate=ma.validate.Length(min=1, max=500))
+    jurisdiction = ma.fields.String(metadata={"example": "350206"})
+    kind = ma.fields.String(validate=ma.validate.OneOf(KINDS))
+    storage = ma.fields.Nested(StorageSchema, allow_none=True)
+
+
+class WarehouseSchema(VersionFieldsSchema):
     id = ma.fields.String(required=True)
     operator_id = ma.fields.String(required=True)
     name = ma.fields.String(required=True)
@@ -78,9 +99,22 @@ class LocationInSchema(ma.Schema):
         load_default=None,
         metadata={"description": "Hospital department served; only for purpose=department"},
     )
+    effective_from = ma.fields.Date(
+        allow_none=True,
+        load_default=None,
+        metadata={"description": "First day of the first version; default today (China)"},
+    )
 
 
-class LocationSchema(ma.Schema):
+class LocationSupersedeSchema(SupersedeFieldsSchema):
+    zone = ma.fields.String(validate=ma.validate.Length(min=1, max=40))
+    aisle = ma.fields.String(allow_none=True)
+    bin = ma.fields.String(allow_none=True)
+    purpose = ma.fields.String(validate=ma.validate.OneOf(PURPOSES))
+    department = ma.fields.String(allow_none=True)
+
+
+class LocationSchema(VersionFieldsSchema):
     id = ma.fields.String(required=True)
     warehouse_id = ma.fields.String(required=True)
     code = ma.fields.String(required=True, metadata={"example": "A-03-12"})
@@ -97,9 +131,10 @@ class LocationArgsSchema(PageArgsSchema):
     purpose = ma.fields.String(validate=ma.validate.OneOf(PURPOSES))
 
 
-def warehouse_json(warehouse: Warehouse) -> dict[str, Any]:
-    """A warehouse as the API shows it."""
+def warehouse_json(warehouse: Warehouse, version: Any = None) -> dict[str, Any]:
+    """A warehouse as the API shows it, with the version shown."""
     return {
+        **version_json(version),
         "id": warehouse.id,
         "operator_id": warehouse.operator_id,
         "name": warehouse.name,
@@ -111,9 +146,10 @@ def warehouse_json(warehouse: Warehouse) -> dict[str, Any]:
     }
 
 
-def location_json(location: Location) -> dict[str, Any]:
-    """A location as the API shows it."""
+def location_json(location: Location, version: Any = None) -> dict[str, Any]:
+    """A location as the API shows it, with the version shown."""
     return {
+        **version_json(version),
         "id": location.id,
         "warehouse_id": location.warehouse_id,
         "code": location.code,
@@ -125,6 +161,16 @@ def location_json(location: Location) -> dict[str, Any]:
         "pickable": location.purpose.pickable,
         "department": location.department,
     }
+
+
+def versioned_warehouse(found: Versioned[Warehouse]) -> dict[str, Any]:
+    """One version of a warehouse."""
+    return warehouse_json(found.value, found.version)
+
+
+def versioned_location(found: Versioned[Location]) -> dict[str, Any]:
+    """One version of a location."""
+    return location_json(found.value, found.version)
 
 
 def storage_conditions(body: dict[str, Any] | None) -> StorageConditions | None:
@@ -148,7 +194,8 @@ class Warehouses(MethodView):
             jurisdiction_prefix=args.get("jurisdiction_prefix"),
             kind=Kind(args["kind"]) if "kind" in args else None,
         )
-        return page_json(page, warehouse_json)
+        latest = versioning.latest_of(db.session, "warehouse", [w.id for w in page.items])
+        return page_json(page, lambda w: warehouse_json(w, latest.get(w.id)))
 
     @require_roles(Role.ADMIN, Role.ORG_MANAGER)
     @blp.arguments(WarehouseInSchema)
@@ -158,17 +205,64 @@ class Warehouses(MethodView):
         new = service.NewWarehouse(
             **{**body, "kind": Kind(body["kind"]), "storage": storage_conditions(body["storage"])}
         )
-        warehouse = service.create(db.session, current_principal(), new)
+        principal = current_principal()
+        warehouse = service.create(db.session, principal, new)
+        found = service.get_versioned(db.session, principal, uuid.UUID(warehouse.id))
         location = url_for(".WarehouseResource", warehouse_id=warehouse.id)
-        return created(warehouse_json(warehouse), location)
+        return created(versioned_warehouse(found), location)
 
 
 @blp.route("/<uuid:warehouse_id>")
 class WarehouseResource(MethodView):
+    @query_args(blp, AsOfSchema)
     @blp.response(200, WarehouseSchema)
+    def get(self, args: dict[str, Any], warehouse_id: uuid.UUID) -> dict[str, Any]:
+        """Read a warehouse: its latest version, or the one in effect on ``as_of``."""
+        principal = current_principal()
+        if "as_of" in args:
+            found = service.as_of(db.session, principal, warehouse_id, args["as_of"])
+        else:
+            found = service.get_versioned(db.session, principal, warehouse_id)
+        return versioned_warehouse(found)
+
+
+@blp.route("/<uuid:warehouse_id>/history")
+class WarehouseHistory(MethodView):
+    @blp.response(200, history_schema(WarehouseSchema, "WarehouseHistory"))
     def get(self, warehouse_id: uuid.UUID) -> dict[str, Any]:
-        """Read a warehouse."""
-        return warehouse_json(service.get(db.session, current_principal(), warehouse_id))
+        """Every version of a warehouse, oldest first."""
+        versions = service.history(db.session, current_principal(), warehouse_id)
+        return {"items": [versioned_warehouse(v) for v in versions]}
+
+
+@blp.route("/<uuid:warehouse_id>/versions/<uuid:version_id>")
+class WarehouseVersion(MethodView):
+    @blp.response(200, WarehouseSchema)
+    def get(self, warehouse_id: uuid.UUID, version_id: uuid.UUID) -> dict[str, Any]:
+        """Read one version of a warehouse."""
+        found = service.version(db.session, current_principal(), warehouse_id, version_id)
+        return versioned_warehouse(found)
+
+
+@blp.route("/<uuid:warehouse_id>/supersede")
+class WarehouseSupersede(MethodView):
+    @require_roles(Role.ADMIN, Role.ORG_MANAGER)
+    @blp.arguments(WarehouseSupersedeSchema)
+    @blp.response(201, WarehouseSchema)
+    def post(self, body: dict[str, Any], warehouse_id: uuid.UUID) -> Any:
+        """Add a version (name, address, jurisdiction, kind, storage) from ``effective_from``;
+        the operator never changes."""
+        effective_from, supersedes, changes = split_supersede(body)
+        if "kind" in changes:
+            changes["kind"] = Kind(changes["kind"])
+        if "storage" in changes:
+            changes["storage"] = storage_conditions(changes["storage"])
+        found = service.supersede(
+            db.session, current_principal(), warehouse_id, effective_from, changes, supersedes
+        )
+        assert found.version is not None
+        url = url_for(".WarehouseVersion", warehouse_id=warehouse_id, version_id=found.version.id)
+        return created(versioned_warehouse(found), url)
 
 
 @blp.route("/<uuid:warehouse_id>/locations")
@@ -181,7 +275,8 @@ class Locations(MethodView):
         page = service.list_locations(
             db.session, current_principal(), warehouse_id, page_request(args), purpose=purpose
         )
-        return page_json(page, location_json)
+        latest = versioning.latest_of(db.session, "location", [loc.id for loc in page.items])
+        return page_json(page, lambda loc: location_json(loc, latest.get(loc.id)))
 
     @require_roles(Role.ADMIN, Role.ORG_MANAGER)
     @blp.arguments(LocationInSchema)
@@ -189,15 +284,82 @@ class Locations(MethodView):
     def post(self, body: dict[str, Any], warehouse_id: uuid.UUID) -> Any:
         """Add a location (zone, aisle, bin, purpose) to a warehouse you operate."""
         new = service.NewLocation(**{**body, "purpose": LocationPurpose(body["purpose"])})
-        location = service.add_location(db.session, current_principal(), warehouse_id, new)
+        principal = current_principal()
+        location = service.add_location(db.session, principal, warehouse_id, new)
+        found = service.get_location_versioned(
+            db.session, principal, warehouse_id, uuid.UUID(location.id)
+        )
         url = url_for(".LocationResource", warehouse_id=warehouse_id, location_id=location.id)
-        return created(location_json(location), url)
+        return created(versioned_location(found), url)
 
 
 @blp.route("/<uuid:warehouse_id>/locations/<uuid:location_id>")
 class LocationResource(MethodView):
+    @query_args(blp, AsOfSchema)
     @blp.response(200, LocationSchema)
+    def get(
+        self, args: dict[str, Any], warehouse_id: uuid.UUID, location_id: uuid.UUID
+    ) -> dict[str, Any]:
+        """Read a location: its latest version, or the one in effect on ``as_of``."""
+        principal = current_principal()
+        if "as_of" in args:
+            found = service.location_as_of(
+                db.session, principal, warehouse_id, location_id, args["as_of"]
+            )
+        else:
+            found = service.get_location_versioned(db.session, principal, warehouse_id, location_id)
+        return versioned_location(found)
+
+
+@blp.route("/<uuid:warehouse_id>/locations/<uuid:location_id>/history")
+class LocationHistory(MethodView):
+    @blp.response(200, history_schema(LocationSchema, "LocationHistory"))
     def get(self, warehouse_id: uuid.UUID, location_id: uuid.UUID) -> dict[str, Any]:
-        """Read a location."""
-        location = service.get_location(db.session, current_principal(), warehouse_id, location_id)
-        return location_json(location)
+        """Every version of a location, oldest first."""
+        versions = service.location_history(
+            db.session, current_principal(), warehouse_id, location_id
+        )
+        return {"items": [versioned_location(v) for v in versions]}
+
+
+@blp.route("/<uuid:warehouse_id>/locations/<uuid:location_id>/versions/<uuid:version_id>")
+class LocationVersion(MethodView):
+    @blp.response(200, LocationSchema)
+    def get(
+        self, warehouse_id: uuid.UUID, location_id: uuid.UUID, version_id: uuid.UUID
+    ) -> dict[str, Any]:
+        """Read one version of a location."""
+        found = service.location_version(
+            db.session, current_principal(), warehouse_id, location_id, version_id
+        )
+        return versioned_location(found)
+
+
+@blp.route("/<uuid:warehouse_id>/locations/<uuid:location_id>/supersede")
+class LocationSupersede(MethodView):
+    @require_roles(Role.ADMIN, Role.ORG_MANAGER)
+    @blp.arguments(LocationSupersedeSchema)
+    @blp.response(201, LocationSchema)
+    def post(self, body: dict[str, Any], warehouse_id: uuid.UUID, location_id: uuid.UUID) -> Any:
+        """Add a version (zone, aisle, bin, purpose, department) from ``effective_from``,
+        e.g. a normal area turned quarantine."""
+        effective_from, supersedes, changes = split_supersede(body)
+        if "purpose" in changes:
+            changes["purpose"] = LocationPurpose(changes["purpose"])
+        found = service.supersede_location(
+            db.session,
+            current_principal(),
+            warehouse_id,
+            location_id,
+            effective_from,
+            changes,
+            supersedes,
+        )
+        assert found.version is not None
+        url = url_for(
+            ".LocationVersion",
+            warehouse_id=warehouse_id,
+            location_id=location_id,
+            version_id=found.version.id,
+        )
+        return created(versioned_location(found), url)

@@ -14,28 +14,81 @@ from sqlalchemy.orm import Session
 from warehouse import tables
 from warehouse.domain.entrustment import EntrustmentAgreement, LogisticsService
 from warehouse.domain.licences import DeviceClass
+from warehouse.repository import versions
 from warehouse.repository.pages import Page, PageRequest, paginate
 
 AGR = tables.entrustment_agreements
 AGR_WH = tables.agreement_warehouses
 
 
-def insert(session: Session, agreement: EntrustmentAgreement) -> None:
-    """Insert a new agreement and the warehouses it lists."""
-    agreement_id = uuid.UUID(agreement.id)
+def values(agreement: EntrustmentAgreement) -> dict[str, Any]:
+    """Column values of an agreement, id excluded."""
+    return {
+        "client_id": uuid.UUID(agreement.client_id),
+        "provider_id": uuid.UUID(agreement.provider_id),
+        "number": agreement.number,
+        "classes": sorted(c.value for c in agreement.classes),
+        "services": sorted(s.value for s in agreement.services),
+        "valid_from": agreement.valid_from,
+        "valid_to": agreement.valid_to,
+    }
+
+
+def snapshot(agreement: EntrustmentAgreement) -> dict[str, Any]:
+    """The versioned snapshot: the columns and the warehouses listed."""
+    return {**values(agreement), "warehouse_ids": sorted(agreement.warehouse_ids)}
+
+
+def insert(
+    session: Session,
+    agreement: EntrustmentAgreement,
+    *,
+    effective_from: date | None = None,
+    recorded_by: uuid.UUID | None = None,
+) -> None:
+    """Insert a new agreement, the warehouses it lists and its first version.
+
+    The first version is in effect from ``effective_from``, by default the agreement's
+    ``valid_from``.
+    """
     session.execute(
         AGR.insert().values(
-            id=agreement_id,
-            client_id=uuid.UUID(agreement.client_id),
-            provider_id=uuid.UUID(agreement.provider_id),
-            number=agreement.number,
-            classes=sorted(c.value for c in agreement.classes),
-            services=sorted(s.value for s in agreement.services),
-            valid_from=agreement.valid_from,
-            valid_to=agreement.valid_to,
-            created_at=datetime.now(UTC),
+            id=uuid.UUID(agreement.id), created_at=datetime.now(UTC), **values(agreement)
         )
     )
+    _insert_warehouses(session, agreement)
+    versions.append(
+        session,
+        "entrustment_agreement",
+        agreement.id,
+        snapshot(agreement),
+        effective_from=effective_from or agreement.valid_from,
+        recorded_by=recorded_by,
+    )
+
+
+def update(session: Session, agreement: EntrustmentAgreement) -> None:
+    """Make ``agreement`` the current state of its row and warehouse list (latest version)."""
+    agreement_id = uuid.UUID(agreement.id)
+    session.execute(AGR.update().where(AGR.c.id == agreement_id).values(**values(agreement)))
+    session.execute(AGR_WH.delete().where(AGR_WH.c.agreement_id == agreement_id))
+    _insert_warehouses(session, agreement)
+
+
+def from_version(version: versions.Version) -> EntrustmentAgreement:
+    """The agreement as one of its versions recorded it."""
+    data = version.data
+    row = {
+        **data,
+        "id": version.entity_id,
+        "valid_from": versions.parse_date(data["valid_from"]),
+        "valid_to": versions.parse_date(data["valid_to"]),
+    }
+    return _to_agreement(row, set(data["warehouse_ids"]))
+
+
+def _insert_warehouses(session: Session, agreement: EntrustmentAgreement) -> None:
+    agreement_id = uuid.UUID(agreement.id)
     if agreement.warehouse_ids:
         session.execute(
             AGR_WH.insert(),

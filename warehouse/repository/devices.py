@@ -10,7 +10,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Select, exists, or_, select
@@ -27,6 +27,7 @@ from warehouse.domain.catalogue import (
 from warehouse.domain.licences import DeviceClass
 from warehouse.domain.warehouses import StorageConditions
 from warehouse.ids import new_id
+from warehouse.repository import versions
 from warehouse.repository.pages import Page, PageRequest, paginate
 
 DEV = tables.devices
@@ -52,33 +53,51 @@ class StoredDevice:
     packages: tuple[StoredPackage, ...] = ()
 
 
-def insert(session: Session, device: StoredDevice) -> None:
-    """Insert a device, its certificate versions and its package levels."""
-    record, device_id = device.record, uuid.UUID(device.id)
+def values(device: StoredDevice) -> dict[str, Any]:
+    """Column values of a catalogue record (its versioned snapshot), id excluded."""
+    record = device.record
     pi = record.label_pi
     storage = record.storage or StorageConditions()
+    return {
+        "di": record.di,
+        "issuer": device.issuer,
+        "name": record.name,
+        "model_spec": record.model_spec,
+        "device_class": record.device_class.value,
+        "category": record.category,
+        "registrant_id": uuid.UUID(record.registrant_id),
+        "implantable": record.implantable,
+        "label_lot": pi.lot,
+        "label_serial": pi.serial,
+        "label_production_date": pi.production_date,
+        "label_expiry_date": pi.expiry_date,
+        "min_celsius": storage.min_celsius,
+        "max_celsius": storage.max_celsius,
+        "max_relative_humidity": storage.max_relative_humidity,
+        "insurance_code": record.insurance_code,
+        "regimes": sorted(r.value for r in record.regimes),
+    }
+
+
+def insert(
+    session: Session,
+    device: StoredDevice,
+    *,
+    effective_from: date,
+    recorded_by: uuid.UUID | None = None,
+) -> None:
+    """Insert a device, its certificate versions, its package levels and its first version."""
+    record, device_id = device.record, uuid.UUID(device.id)
     session.execute(
-        DEV.insert().values(
-            id=device_id,
-            di=record.di,
-            issuer=device.issuer,
-            name=record.name,
-            model_spec=record.model_spec,
-            device_class=record.device_class.value,
-            category=record.category,
-            registrant_id=uuid.UUID(record.registrant_id),
-            implantable=record.implantable,
-            label_lot=pi.lot,
-            label_serial=pi.serial,
-            label_production_date=pi.production_date,
-            label_expiry_date=pi.expiry_date,
-            min_celsius=storage.min_celsius,
-            max_celsius=storage.max_celsius,
-            max_relative_humidity=storage.max_relative_humidity,
-            insurance_code=record.insurance_code,
-            regimes=sorted(r.value for r in record.regimes),
-            created_at=datetime.now(UTC),
-        )
+        DEV.insert().values(id=device_id, created_at=datetime.now(UTC), **values(device))
+    )
+    versions.append(
+        session,
+        "device",
+        device.id,
+        values(device),
+        effective_from=effective_from,
+        recorded_by=recorded_by,
     )
     for certificate in record.certificates:
         insert_certificate(session, device_id, certificate)
@@ -97,6 +116,25 @@ def insert(session: Session, device: StoredDevice) -> None:
                 for p in device.packages
             ],
         )
+
+
+def update(session: Session, device: StoredDevice) -> None:
+    """Make ``device`` the current state of its row (the latest version)."""
+    query = DEV.update().where(DEV.c.id == uuid.UUID(device.id))
+    session.execute(query.values(**values(device)))
+
+
+def record_from_version(
+    version: versions.Version, certificates: tuple[RegistrationCertificate, ...]
+) -> DeviceRecord:
+    """The catalogue record as one of its versions recorded it, with these certificates."""
+    data = version.data
+    row = {
+        **data,
+        "min_celsius": versions.parse_decimal(data["min_celsius"]),
+        "max_celsius": versions.parse_decimal(data["max_celsius"]),
+    }
+    return _to_record(row, certificates)
 
 
 def insert_certificate(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, String, select
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from warehouse import tables
 from warehouse.domain.codes import DivisionCode, UnifiedSocialCreditCode
 from warehouse.domain.organisations import Organisation, OrgRole
+from warehouse.repository import versions
 from warehouse.repository.pages import Page, PageRequest, paginate
 
 ORG = tables.organisations
@@ -30,18 +31,48 @@ def to_organisation(row: Mapping[str, Any]) -> Organisation:
     )
 
 
-def insert(session: Session, organisation: Organisation) -> None:
-    """Insert a new organisation."""
+def values(organisation: Organisation) -> dict[str, Any]:
+    """Column values of an organisation (its versioned snapshot), id excluded."""
+    return {
+        "name": organisation.name,
+        "credit_code": organisation.credit_code.value,
+        "roles": sorted(role.value for role in organisation.roles),
+        "jurisdiction": organisation.jurisdiction.value,
+    }
+
+
+def insert(
+    session: Session,
+    organisation: Organisation,
+    *,
+    effective_from: date,
+    recorded_by: uuid.UUID | None = None,
+) -> None:
+    """Insert a new organisation and its first version."""
     session.execute(
         ORG.insert().values(
-            id=uuid.UUID(organisation.id),
-            name=organisation.name,
-            credit_code=organisation.credit_code.value,
-            roles=sorted(organisation.roles),
-            jurisdiction=organisation.jurisdiction.value,
-            created_at=datetime.now(UTC),
+            id=uuid.UUID(organisation.id), created_at=datetime.now(UTC), **values(organisation)
         )
     )
+    versions.append(
+        session,
+        "organisation",
+        organisation.id,
+        values(organisation),
+        effective_from=effective_from,
+        recorded_by=recorded_by,
+    )
+
+
+def update(session: Session, organisation: Organisation) -> None:
+    """Make ``organisation`` the current state of its row (the latest version)."""
+    query = ORG.update().where(ORG.c.id == uuid.UUID(organisation.id))
+    session.execute(query.values(**values(organisation)))
+
+
+def from_version(version: versions.Version) -> Organisation:
+    """The organisation as one of its versions recorded it."""
+    return to_organisation({**version.data, "id": version.entity_id})
 
 
 def get(session: Session, org_id: uuid.UUID) -> Organisation | None:

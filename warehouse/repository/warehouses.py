@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, select
@@ -19,28 +19,67 @@ from warehouse.domain.warehouses import (
     Warehouse,
     WarehouseKind,
 )
+from warehouse.repository import versions
 from warehouse.repository.pages import Page, PageRequest, paginate
 
 WH = tables.warehouses
 LOC = tables.locations
 
 
-def insert(session: Session, warehouse: Warehouse) -> None:
-    """Insert a new warehouse."""
+def values(warehouse: Warehouse) -> dict[str, Any]:
+    """Column values of a warehouse (its versioned snapshot), id excluded."""
     storage = warehouse.storage or StorageConditions()
+    return {
+        "operator_id": uuid.UUID(warehouse.operator_id),
+        "name": warehouse.name,
+        "address": warehouse.address,
+        "jurisdiction": warehouse.jurisdiction.value,
+        "kind": warehouse.kind.value,
+        "min_celsius": storage.min_celsius,
+        "max_celsius": storage.max_celsius,
+        "max_relative_humidity": storage.max_relative_humidity,
+    }
+
+
+def insert(
+    session: Session,
+    warehouse: Warehouse,
+    *,
+    effective_from: date,
+    recorded_by: uuid.UUID | None = None,
+) -> None:
+    """Insert a new warehouse and its first version."""
     session.execute(
         WH.insert().values(
-            id=uuid.UUID(warehouse.id),
-            operator_id=uuid.UUID(warehouse.operator_id),
-            name=warehouse.name,
-            address=warehouse.address,
-            jurisdiction=warehouse.jurisdiction.value,
-            kind=warehouse.kind.value,
-            min_celsius=storage.min_celsius,
-            max_celsius=storage.max_celsius,
-            max_relative_humidity=storage.max_relative_humidity,
-            created_at=datetime.now(UTC),
+            id=uuid.UUID(warehouse.id), created_at=datetime.now(UTC), **values(warehouse)
         )
+    )
+    versions.append(
+        session,
+        "warehouse",
+        warehouse.id,
+        values(warehouse),
+        effective_from=effective_from,
+        recorded_by=recorded_by,
+    )
+
+
+def update(session: Session, warehouse: Warehouse) -> None:
+    """Make ``warehouse`` the current state of its row (the latest version)."""
+    query = WH.update().where(WH.c.id == uuid.UUID(warehouse.id))
+    session.execute(query.values(**values(warehouse)))
+
+
+def from_version(version: versions.Version) -> Warehouse:
+    """The warehouse as one of its versions recorded it."""
+    data = version.data
+    return to_warehouse(
+        {
+            **data,
+            "id": version.entity_id,
+            "min_celsius": versions.parse_decimal(data["min_celsius"]),
+            "max_celsius": versions.parse_decimal(data["max_celsius"]),
+        }
     )
 
 
@@ -126,21 +165,58 @@ def _build_warehouses(rows: Sequence[Mapping[str, Any]]) -> list[Warehouse]:
 # Locations ---------------------------------------------------------------------------------------
 
 
-def insert_location(session: Session, location: Location) -> None:
-    """Insert a new location."""
+def location_values(location: Location) -> dict[str, Any]:
+    """Column values of a location (its versioned snapshot), id excluded."""
+    return {
+        "warehouse_id": uuid.UUID(location.warehouse_id),
+        "zone": location.zone,
+        "aisle": location.aisle,
+        "bin": location.bin,
+        "code": location.code,
+        "purpose": location.purpose.value,
+        "department": location.department,
+    }
+
+
+def insert_location(
+    session: Session,
+    location: Location,
+    *,
+    effective_from: date,
+    recorded_by: uuid.UUID | None = None,
+) -> None:
+    """Insert a new location and its first version."""
     session.execute(
         LOC.insert().values(
-            id=uuid.UUID(location.id),
-            warehouse_id=uuid.UUID(location.warehouse_id),
-            zone=location.zone,
-            aisle=location.aisle,
-            bin=location.bin,
-            code=location.code,
-            purpose=location.purpose.value,
-            department=location.department,
-            created_at=datetime.now(UTC),
+            id=uuid.UUID(location.id), created_at=datetime.now(UTC), **location_values(location)
         )
     )
+    versions.append(
+        session,
+        "location",
+        location.id,
+        location_values(location),
+        effective_from=effective_from,
+        recorded_by=recorded_by,
+    )
+
+
+def update_location(session: Session, location: Location) -> None:
+    """Make ``location`` the current state of its row (the latest version)."""
+    query = LOC.update().where(LOC.c.id == uuid.UUID(location.id))
+    session.execute(query.values(**location_values(location)))
+
+
+def location_from_version(version: versions.Version) -> Location:
+    """The location as one of its versions recorded it."""
+    return _to_location({**version.data, "id": version.entity_id})
+
+
+def location_code_owner(session: Session, warehouse_id: uuid.UUID, code: str) -> str | None:
+    """The id of the warehouse's location with this code, or None."""
+    query = select(LOC.c.id).where(LOC.c.warehouse_id == warehouse_id, LOC.c.code == code)
+    found = session.execute(query).scalar_one_or_none()
+    return str(found) if found is not None else None
 
 
 def get_location(

@@ -10,9 +10,10 @@ from __future__ import annotations
 import dataclasses
 import re
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -36,10 +37,30 @@ from warehouse.repository import devices as rows
 from warehouse.repository import organisations as org_rows
 from warehouse.repository.devices import StoredDevice, StoredPackage
 from warehouse.repository.pages import Page, PageRequest
-from warehouse.services import read_transaction, write_transaction
+from warehouse.services import read_transaction, today, write_transaction
+from warehouse.services import versions as versioning
 from warehouse.services.access import require_writer
 from warehouse.services.errors import Conflict, FieldError, NotFound, ValidationFailed
-from warehouse.services.validation import Checker
+from warehouse.services.validation import Checker, build
+from warehouse.services.versions import Versioned
+
+ENTITY = "device"
+CHANGEABLE = frozenset(
+    {
+        "name",
+        "model_spec",
+        "device_class",
+        "category",
+        "implantable",
+        "label_pi",
+        "storage",
+        "insurance_code",
+        "regimes",
+    }
+)
+"""Fields a new version of a catalogue record may change; the DI and registrant never do.
+
+Certificates change by their own versions (:func:`add_certificate`)."""
 
 _HIBC_DI = re.compile(r"^\+[A-Z][A-Z0-9]{3}[A-Z0-9]{1,18}[0-9][A-Z0-9$/+%. -]?$")
 _MA_DI = re.compile(r"^MA\.[0-9]{3}\.M0\.[0-9]{6}\.[A-Za-z0-9]+$")
@@ -81,6 +102,8 @@ class NewDevice:
     insurance_code: str | None = None
     regimes: frozenset[SpecialRegime] = frozenset()
     packages: tuple[NewPackage, ...] = ()
+    effective_from: date | None = None
+    """First day of the record's first version; default today (China)."""
 
 
 def parse_di(text: str, field_name: str = "di") -> tuple[str, str]:
@@ -192,11 +215,22 @@ def create(session: Session, principal: Principal, new: NewDevice) -> StoredDevi
             )
         require_writer(principal, new.registrant_id, "device")
         stored = validate(new)
-        insert_new(session, stored)
+        insert_new(
+            session,
+            stored,
+            effective_from=new.effective_from or today(),
+            recorded_by=principal.token_id,
+        )
     return stored
 
 
-def insert_new(session: Session, stored: StoredDevice) -> None:
+def insert_new(
+    session: Session,
+    stored: StoredDevice,
+    *,
+    effective_from: date,
+    recorded_by: uuid.UUID | None = None,
+) -> None:
     """Insert in the caller's transaction, refusing a DI already in the catalogue."""
     dis = [stored.record.di, *(p.entry.package_di for p in stored.packages)]
     taken = rows.taken_dis(session, dis)
@@ -206,7 +240,7 @@ def insert_new(session: Session, stored: StoredDevice) -> None:
             f"Expected DIs new to the catalogue, got {', '.join(sorted(taken))} already there.",
             {"dis": sorted(taken)},
         )
-    rows.insert(session, stored)
+    rows.insert(session, stored, effective_from=effective_from, recorded_by=recorded_by)
 
 
 def add_certificate(
@@ -240,6 +274,106 @@ def add_certificate(
             ) from None
         rows.insert_certificate(session, device_id, certificate)
     return StoredDevice(device.id, device.issuer, record, device.packages)
+
+
+def supersede(
+    session: Session,
+    principal: Principal,
+    device_id: uuid.UUID,
+    effective_from: date,
+    changes: Mapping[str, Any],
+    supersedes: uuid.UUID | None = None,
+) -> Versioned[StoredDevice]:
+    """Add a version of a catalogue record in effect from ``effective_from``.
+
+    Args:
+        changes: New values of :data:`CHANGEABLE` fields; others are copied.
+        supersedes: The version the caller means to replace, if it names one.
+
+    Raises:
+        NotFound: If the device does not exist.
+        PermissionDenied: Unless the caller is an admin or the registrant's org_manager.
+        Conflict: ``version.not_latest`` if ``supersedes`` is not the latest version.
+        ValidationFailed: An invalid change, or ``effective_from`` not after the latest
+            version's.
+    """
+    with write_transaction(session):
+        device = _get(session, device_id)
+        require_writer(principal, device.record.registrant_id, "device")
+        previous = versioning.latest_for_change(
+            session, ENTITY, device_id, rows.values(device), effective_from, supersedes
+        )
+        values = versioning.changed(changes, CHANGEABLE)
+        for text_field in ("name", "model_spec"):
+            if text_field in values:
+                values[text_field] = values[text_field].strip()
+        record = build("device", lambda: dataclasses.replace(device.record, **values))
+        changed = StoredDevice(device.id, device.issuer, record, device.packages)
+        version = versioning.append_next(
+            session, principal, previous, rows.values(changed), effective_from
+        )
+        rows.update(session, changed)
+    return Versioned(changed, version)
+
+
+def get_versioned(session: Session, device_id: uuid.UUID) -> Versioned[StoredDevice]:
+    """The catalogue record as it stands (its latest version), with that version.
+
+    Raises:
+        NotFound: If there is none with that id.
+    """
+    with read_transaction(session):
+        return versioning.current(session, ENTITY, _get(session, device_id), device_id)
+
+
+def as_of(session: Session, device_id: uuid.UUID, on: date) -> Versioned[StoredDevice]:
+    """The version of a catalogue record in effect on ``on`` (with every certificate).
+
+    Raises:
+        NotFound: If the device does not exist or had no version yet on ``on``.
+    """
+    with read_transaction(session):
+        device = _get(session, device_id)
+        return versioning.as_of(session, ENTITY, device_id, on, _decoder(device))
+
+
+def history(session: Session, device_id: uuid.UUID) -> list[Versioned[StoredDevice]]:
+    """Every version of a catalogue record, oldest first.
+
+    Raises:
+        NotFound: If the device does not exist.
+    """
+    with read_transaction(session):
+        device = _get(session, device_id)
+        return versioning.history(session, ENTITY, device_id, device, _decoder(device))
+
+
+def version(
+    session: Session, device_id: uuid.UUID, version_id: uuid.UUID
+) -> Versioned[StoredDevice]:
+    """One version of a catalogue record.
+
+    Raises:
+        NotFound: If the device is unknown or has no such version.
+    """
+    with read_transaction(session):
+        device = _get(session, device_id)
+        return versioning.one(session, ENTITY, device_id, version_id, _decoder(device))
+
+
+def _get(session: Session, device_id: uuid.UUID) -> StoredDevice:
+    device = rows.get(session, device_id)
+    if device is None:
+        raise NotFound("device", device_id)
+    return device
+
+
+def _decoder(device: StoredDevice) -> Callable[[versioning.Version], StoredDevice]:
+    def decode(version: versioning.Version) -> StoredDevice:
+        record = rows.record_from_version(version, device.record.certificates)
+        return StoredDevice(device.id, device.issuer, record, device.packages)
+
+    return decode
 
 
 def get(session: Session, device_id: uuid.UUID) -> StoredDevice:
@@ -434,7 +568,7 @@ def _import_one(session: Session, record: ImportRecord, report: ImportReport) ->
             stored = validate(dataclasses.replace(record.device, registrant_id=registrant_id))
             if rows.taken_dis(session, [stored.record.di]):
                 raise _AlreadyPresent
-            insert_new(session, stored)
+            insert_new(session, stored, effective_from=today())
     except _AlreadyPresent:
         report.skipped.append((record.number, record.device.di))
     except ValidationFailed as error:
@@ -468,6 +602,6 @@ def _resolve_registrant(
     organisation = Organisation(
         str(new_id()), code, ref.name.strip(), division, frozenset({OrgRole.REGISTRANT})
     )
-    org_rows.insert(session, organisation)
+    org_rows.insert(session, organisation, effective_from=today())
     created.append(organisation)
     return uuid.UUID(organisation.id)

@@ -6,6 +6,12 @@ one was scanned) and its registrant, every licence version of the actor and the 
 ownership links above the operator and above the registrant (the chains R2 and R3 climb), and
 the agreements by which the owner entrusted goods to the actor. A dozen queries, whatever the
 size of the database.
+
+Organisations, the warehouse, the device record and the agreements are read as the version
+in effect on the request's date (:mod:`warehouse.repository.versions`): an agreement ended
+early by a later version still allows what happened before the end, and a warehouse's kind
+or an organisation's roles are those of the day. A record whose first version starts after
+the date is read as that first version.
 """
 
 from __future__ import annotations
@@ -25,7 +31,9 @@ from warehouse.repository import devices as device_rows
 from warehouse.repository import licences as licence_rows
 from warehouse.repository import organisations as org_rows
 from warehouse.repository import ownership as link_rows
+from warehouse.repository import versions as version_rows
 from warehouse.repository import warehouses as warehouse_rows
+from warehouse.repository.devices import StoredDevice
 from warehouse.services import read_transaction, today
 from warehouse.services.access import warehouses_visible
 from warehouse.services.errors import NotFound
@@ -81,15 +89,25 @@ def check(session: Session, principal: Principal, question: CustodyQuestion) -> 
 
 def load_facts(session: Session, request: CustodyRequest) -> CustodyFacts:
     """Load the records the rules may read for ``request`` with a few targeted queries."""
+    on = request.on
     warehouse = warehouse_rows.get(session, uuid.UUID(request.warehouse_id))
-    device = device_rows.find_by_di(session, request.di)
+    device = _device_as_of(session, device_rows.find_by_di(session, request.di), on)
     if warehouse is None:
         return CustodyFacts()
+    dated = version_rows.as_of_many(session, "warehouse", [warehouse.id], on)
+    if warehouse.id in dated:
+        warehouse = warehouse_rows.from_version(dated[warehouse.id])
     actor, operator = uuid.UUID(request.actor_id), uuid.UUID(warehouse.operator_id)
     registrant = uuid.UUID(device.record.registrant_id) if device else None
     links = link_rows.upward(session, [operator, *([registrant] if registrant else [])])
     licences = licence_rows.held_by(session, [actor, operator])
     agreements = agreement_rows.between(session, uuid.UUID(request.owner_id), actor)
+    dated = version_rows.as_of_many(
+        session, "entrustment_agreement", [a.id for a in agreements], on
+    )
+    agreements = [
+        agreement_rows.from_version(dated[a.id]) if a.id in dated else a for a in agreements
+    ]
     org_ids = {request.actor_id, request.owner_id, warehouse.operator_id}
     org_ids |= {s.link.parent_id for s in links} | {s.link.child_id for s in links}
     if device is not None:
@@ -97,9 +115,13 @@ def load_facts(session: Session, request: CustodyRequest) -> CustodyFacts:
     # Other warehouses only appear in messages ("registered: …"), by name.
     named = {w for v in licences for w in v.warehouse_ids}
     named |= {w for a in agreements for w in a.warehouse_ids}
-    warehouses = warehouse_rows.get_many(session, named | {warehouse.id})
+    warehouses = warehouse_rows.get_many(session, named - {warehouse.id})
+    warehouses[warehouse.id] = warehouse
+    organisations = org_rows.get_many(session, org_ids)
+    for org_id, version in version_rows.as_of_many(session, "organisation", org_ids, on).items():
+        organisations[org_id] = org_rows.from_version(version)
     return CustodyFacts.of(
-        organisations=org_rows.get_many(session, org_ids).values(),
+        organisations=organisations.values(),
         warehouses=warehouses.values(),
         licences=licences,
         links=[s.link for s in links],
@@ -107,3 +129,14 @@ def load_facts(session: Session, request: CustodyRequest) -> CustodyFacts:
         devices=[device.record] if device else [],
         packages=[p.entry for p in device.packages] if device else [],
     )
+
+
+def _device_as_of(session: Session, device: StoredDevice | None, on: date) -> StoredDevice | None:
+    """The catalogue record as its version in effect on ``on`` shows it."""
+    if device is None:
+        return None
+    dated = version_rows.as_of_many(session, "device", [device.id], on)
+    if device.id not in dated:
+        return device
+    record = device_rows.record_from_version(dated[device.id], device.record.certificates)
+    return StoredDevice(device.id, device.issuer, record, device.packages)

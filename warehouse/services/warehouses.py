@@ -1,9 +1,18 @@
-"""Warehouses and locations: private records, seen only by those entitled (services.access)."""
+"""Warehouses and locations: private records, seen only by those entitled (services.access).
+
+Both change by superseding (:mod:`warehouse.services.versions`): a warehouse's name, address,
+jurisdiction, kind and storage conditions (never its operator), a location's zone, aisle,
+bin, purpose and department (never its warehouse).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -21,9 +30,17 @@ from warehouse.repository import organisations as org_rows
 from warehouse.repository import warehouses as rows
 from warehouse.repository.pages import Page, PageRequest
 from warehouse.services import read_transaction, today, write_transaction
+from warehouse.services import versions as versioning
 from warehouse.services.access import require_writer, warehouses_visible
 from warehouse.services.errors import Conflict, FieldError, NotFound, ValidationFailed
 from warehouse.services.validation import Checker, build
+from warehouse.services.versions import Versioned
+
+CHANGEABLE = frozenset({"name", "address", "jurisdiction", "kind", "storage"})
+"""Fields a new warehouse version may change; the operator never changes."""
+
+LOCATION_CHANGEABLE = frozenset({"zone", "aisle", "bin", "purpose", "department"})
+"""Fields a new location version may change; the warehouse never changes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +53,8 @@ class NewWarehouse:
     jurisdiction: str
     kind: WarehouseKind
     storage: StorageConditions | None = None
+    effective_from: date | None = None
+    """First day of the first version; default today (China)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +66,8 @@ class NewLocation:
     bin: str | None = None
     purpose: LocationPurpose = LocationPurpose.NORMAL
     department: str | None = None
+    effective_from: date | None = None
+    """First day of the first version; default today (China)."""
 
 
 def create(session: Session, principal: Principal, new: NewWarehouse) -> Warehouse:
@@ -79,7 +100,12 @@ def create(session: Session, principal: Principal, new: NewWarehouse) -> Warehou
             storage=new.storage,
         )
         _refuse_taken_name(session, new.operator_id, warehouse.name)
-        rows.insert(session, warehouse)
+        rows.insert(
+            session,
+            warehouse,
+            effective_from=new.effective_from or today(),
+            recorded_by=principal.token_id,
+        )
     return warehouse
 
 
@@ -153,7 +179,12 @@ def add_location(
                 f"Expected a new location code in warehouse {warehouse.name}, "
                 f"got {location.code} again.",
             )
-        rows.insert_location(session, location)
+        rows.insert_location(
+            session,
+            location,
+            effective_from=new.effective_from or today(),
+            recorded_by=principal.token_id,
+        )
     return location
 
 
@@ -185,6 +216,231 @@ def list_locations(
     with read_transaction(session):
         _visible(session, principal, warehouse_id)
         return rows.locations_page(session, page, warehouse_id, purpose=purpose)
+
+
+def supersede(
+    session: Session,
+    principal: Principal,
+    warehouse_id: uuid.UUID,
+    effective_from: date,
+    changes: Mapping[str, Any],
+    supersedes: uuid.UUID | None = None,
+) -> Versioned[Warehouse]:
+    """Add a version of a warehouse in effect from ``effective_from``.
+
+    Args:
+        changes: New values of :data:`CHANGEABLE` fields; others are copied.
+        supersedes: The version the caller means to replace, if it names one.
+
+    Raises:
+        NotFound: If the caller may not see the warehouse.
+        PermissionDenied: If the caller sees it but is not an admin or the operator's
+            org_manager.
+        Conflict: ``version.not_latest``, or ``warehouse.duplicate_name`` on a rename.
+        ValidationFailed: An invalid jurisdiction, or ``effective_from`` not after the
+            latest version's.
+    """
+    with write_transaction(session):
+        warehouse = _visible(session, principal, warehouse_id)
+        require_writer(principal, warehouse.operator_id, "warehouse")
+        previous = versioning.latest_for_change(
+            session, "warehouse", warehouse_id, rows.values(warehouse), effective_from, supersedes
+        )
+        values = versioning.changed(changes, CHANGEABLE)
+        if "jurisdiction" in values:
+            check = Checker("warehouse")
+            values["jurisdiction"] = check.parse(
+                "jurisdiction", DivisionCode.parse, values["jurisdiction"]
+            )
+            check.done()
+        for text_field in ("name", "address"):
+            if text_field in values:
+                values[text_field] = values[text_field].strip()
+        changed = build("warehouse", lambda: dataclasses.replace(warehouse, **values))
+        if changed.name != warehouse.name:
+            _refuse_taken_name(session, uuid.UUID(warehouse.operator_id), changed.name)
+        version = versioning.append_next(
+            session, principal, previous, rows.values(changed), effective_from
+        )
+        rows.update(session, changed)
+    return Versioned(changed, version)
+
+
+def get_versioned(
+    session: Session, principal: Principal, warehouse_id: uuid.UUID
+) -> Versioned[Warehouse]:
+    """A visible warehouse as it stands (its latest version), with that version.
+
+    Raises:
+        NotFound: If it does not exist or the caller may not see it.
+    """
+    with read_transaction(session):
+        warehouse = _visible(session, principal, warehouse_id)
+        return versioning.current(session, "warehouse", warehouse, warehouse_id)
+
+
+def as_of(
+    session: Session, principal: Principal, warehouse_id: uuid.UUID, on: date
+) -> Versioned[Warehouse]:
+    """The version of a visible warehouse in effect on ``on``.
+
+    Raises:
+        NotFound: If the caller may not see it, or it had no version yet on ``on``.
+    """
+    with read_transaction(session):
+        _visible(session, principal, warehouse_id)
+        return versioning.as_of(session, "warehouse", warehouse_id, on, rows.from_version)
+
+
+def history(
+    session: Session, principal: Principal, warehouse_id: uuid.UUID
+) -> list[Versioned[Warehouse]]:
+    """Every version of a visible warehouse, oldest first.
+
+    Raises:
+        NotFound: If the caller may not see it.
+    """
+    with read_transaction(session):
+        warehouse = _visible(session, principal, warehouse_id)
+        return versioning.history(session, "warehouse", warehouse_id, warehouse, rows.from_version)
+
+
+def version(
+    session: Session, principal: Principal, warehouse_id: uuid.UUID, version_id: uuid.UUID
+) -> Versioned[Warehouse]:
+    """One version of a visible warehouse.
+
+    Raises:
+        NotFound: If the caller may not see it, or it has no such version.
+    """
+    with read_transaction(session):
+        _visible(session, principal, warehouse_id)
+        return versioning.one(session, "warehouse", warehouse_id, version_id, rows.from_version)
+
+
+def supersede_location(
+    session: Session,
+    principal: Principal,
+    warehouse_id: uuid.UUID,
+    location_id: uuid.UUID,
+    effective_from: date,
+    changes: Mapping[str, Any],
+    supersedes: uuid.UUID | None = None,
+) -> Versioned[Location]:
+    """Add a version of a location (e.g. normal -> quarantine) from ``effective_from``.
+
+    Raises:
+        NotFound: If the caller may not see the warehouse, or it has no such location.
+        PermissionDenied: If the caller sees it but does not operate it.
+        Conflict: ``version.not_latest``, or ``location.duplicate_code`` when the new
+            zone-aisle-bin is another location's.
+        ValidationFailed: As for :func:`add_location`, or ``effective_from`` not after the
+            latest version's.
+    """
+    with write_transaction(session):
+        warehouse = _visible(session, principal, warehouse_id)
+        require_writer(principal, warehouse.operator_id, "warehouse location")
+        location = _location(session, warehouse_id, location_id)
+        previous = versioning.latest_for_change(
+            session,
+            "location",
+            location_id,
+            rows.location_values(location),
+            effective_from,
+            supersedes,
+        )
+        values = versioning.changed(changes, LOCATION_CHANGEABLE)
+        if "zone" in values:
+            values["zone"] = values["zone"].strip()
+        changed = build("location", lambda: dataclasses.replace(location, **values))
+        _check_department(changed)
+        owner = rows.location_code_owner(session, warehouse_id, changed.code)
+        if owner is not None and owner != location.id:
+            raise Conflict(
+                "location.duplicate_code",
+                f"Expected a new location code in warehouse {warehouse.name}, "
+                f"got {changed.code} again.",
+            )
+        version = versioning.append_next(
+            session, principal, previous, rows.location_values(changed), effective_from
+        )
+        rows.update_location(session, changed)
+    return Versioned(changed, version)
+
+
+def get_location_versioned(
+    session: Session, principal: Principal, warehouse_id: uuid.UUID, location_id: uuid.UUID
+) -> Versioned[Location]:
+    """A location as it stands (its latest version), with that version.
+
+    Raises:
+        NotFound: If either is unknown or the caller may not see the warehouse.
+    """
+    with read_transaction(session):
+        _visible(session, principal, warehouse_id)
+        location = _location(session, warehouse_id, location_id)
+        return versioning.current(session, "location", location, location_id)
+
+
+def location_as_of(
+    session: Session,
+    principal: Principal,
+    warehouse_id: uuid.UUID,
+    location_id: uuid.UUID,
+    on: date,
+) -> Versioned[Location]:
+    """The version of a location in effect on ``on``.
+
+    Raises:
+        NotFound: If either is unknown or invisible, or no version had started by ``on``.
+    """
+    with read_transaction(session):
+        _visible(session, principal, warehouse_id)
+        _location(session, warehouse_id, location_id)
+        return versioning.as_of(session, "location", location_id, on, rows.location_from_version)
+
+
+def location_history(
+    session: Session, principal: Principal, warehouse_id: uuid.UUID, location_id: uuid.UUID
+) -> list[Versioned[Location]]:
+    """Every version of a location, oldest first.
+
+    Raises:
+        NotFound: If either is unknown or the caller may not see the warehouse.
+    """
+    with read_transaction(session):
+        _visible(session, principal, warehouse_id)
+        location = _location(session, warehouse_id, location_id)
+        return versioning.history(
+            session, "location", location_id, location, rows.location_from_version
+        )
+
+
+def location_version(
+    session: Session,
+    principal: Principal,
+    warehouse_id: uuid.UUID,
+    location_id: uuid.UUID,
+    version_id: uuid.UUID,
+) -> Versioned[Location]:
+    """One version of a location.
+
+    Raises:
+        NotFound: If either is unknown or invisible, or there is no such version.
+    """
+    with read_transaction(session):
+        _visible(session, principal, warehouse_id)
+        _location(session, warehouse_id, location_id)
+        return versioning.one(
+            session, "location", location_id, version_id, rows.location_from_version
+        )
+
+
+def _location(session: Session, warehouse_id: uuid.UUID, location_id: uuid.UUID) -> Location:
+    location = rows.get_location(session, warehouse_id, location_id)
+    if location is None:
+        raise NotFound("location", location_id)
+    return location
 
 
 def _visible(session: Session, principal: Principal, warehouse_id: uuid.UUID) -> Warehouse:

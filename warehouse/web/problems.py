@@ -176,6 +176,11 @@ def _schema_errors(messages: Mapping[str, Any], prefix: str = "") -> Iterable[Pr
 _LOCATIONS = ("json.", "query.", "querystring.", "form.", "files.", "headers.", "view_args.")
 
 
+def schema_errors(messages: Mapping[str, Any]) -> list[ProblemDetail]:
+    """Flatten marshmallow messages into problem details (for bodies validated by hand)."""
+    return list(_schema_errors(messages))
+
+
 def _strip_location(path: str) -> str:
     for location in _LOCATIONS:
         if path.startswith(location):

@@ -1,0 +1,110 @@
+"""Scanners racing for the last unit, on real separate connections and a database of its own.
+
+PostgreSQL: 16 threads; SQLite: 4 threads (writers queue on BEGIN IMMEDIATE). Exactly one
+pick wins, every other scanner gets a 409 problem, and stock never goes negative.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import flask_migrate
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from tests.conftest import _postgres_database
+from tests.movements_world import World, build_world, gauze, stent
+from warehouse import tables
+from warehouse.domain.movements import BizStep as B
+from warehouse.services import movements
+from warehouse.services.access import SYSTEM
+from warehouse.services.movements import EventResult, NewEvent
+from wsgi import create_app
+
+THREADS = {"sqlite": 4, "postgresql": 16}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def race_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+    if request.param == "sqlite":
+        urls: Iterator[str] = iter([f"sqlite:///{tmp_path / 'race.sqlite3'}"])
+    else:
+        urls = _postgres_database()
+    url = next(urls)
+    app = create_app({"TESTING": True, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"})
+    with app.app_context():
+        flask_migrate.upgrade()
+    try:
+        yield app
+    finally:
+        app.extensions["udi_db"].engine.dispose()
+        for _ in urls:  # drops the PostgreSQL database
+            pass
+
+
+def _race(app: Flask, events: list[NewEvent]) -> list[EventResult]:
+    factory = app.extensions["udi_db"].session_factory
+    barrier = threading.Barrier(len(events))
+    results: list[EventResult | BaseException] = [RuntimeError("did not run")] * len(events)
+
+    def scan(index: int) -> None:
+        session = factory()
+        try:
+            barrier.wait(timeout=30)
+            results[index] = movements.record(session, SYSTEM, [events[index]]).results[0]
+        except BaseException as error:  # reported below, with the thread's index
+            results[index] = error
+        finally:
+            session.close()
+
+    threads = [threading.Thread(target=scan, args=(n,)) for n in range(len(events))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    failures = [r for r in results if isinstance(r, BaseException)]
+    assert not failures, failures
+    return [r for r in results if isinstance(r, EventResult)]
+
+
+def _world(app: Flask) -> World:
+    session = app.extensions["udi_db"].session_factory()
+    world = build_world(session)
+    world.receive_stock("P", "W-P", [gauze(1, lot="LAST"), stent("ONLY")], owner="X")
+    return world
+
+
+def test_scanners_racing_for_the_last_unit_of_a_lot(race_app: Flask) -> None:
+    world = _world(race_app)
+    n = THREADS[race_app.extensions["udi_db"].engine.dialect.name]
+    picks = [world.event(B.PICKING, "P", [gauze(1, lot="LAST")], rp="W-P/A") for _ in range(n)]
+    results = _race(race_app, picks)
+    assert [r.status for r in results].count("accepted") == 1
+    losers = [r.problem for r in results if r.status == "rejected"]
+    assert len(losers) == n - 1
+    assert {(p.code, p.status) for p in losers if p} == {("stock.insufficient", 409)}
+    rows = world.session.execute(
+        select(tables.stock.c.status, tables.stock.c.quantity).where(tables.stock.c.lot == "LAST")
+    ).all()
+    world.session.rollback()
+    assert all(quantity >= 0 for _, quantity in rows)
+    assert {status: q for status, q in rows if q} == {"picked": 1}
+    count = world.session.execute(select(tables.events.c.id)).all()
+    assert len(count) == 3 + 1  # receive, inspect, put away; then the one winning pick
+
+
+def test_scanners_racing_for_one_serialised_unit(race_app: Flask) -> None:
+    world = _world(race_app)
+    n = THREADS[race_app.extensions["udi_db"].engine.dialect.name]
+    picks = [world.event(B.PICKING, "P", [stent("ONLY")], event_id=uuid.uuid4()) for _ in range(n)]
+    results = _race(race_app, picks)
+    assert [r.status for r in results].count("accepted") == 1
+    assert {(r.problem.code, r.problem.status) for r in results if r.problem} == {
+        ("stock.conflict", 409)
+    }
+    assert world.unit("ONLY")["status"] == "picked"
+    assert world.unit("ONLY")["version"] == 3
