@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask_smorest import Api
 
-from scanning.api import udi
+from scanning.api import images, udi
 
 
 def register_blueprints(api: Api) -> None:
     """Register every scanning blueprint on ``api``."""
     api.register_blueprint(udi.blp)
+    api.register_blueprint(images.blp)
