@@ -93,17 +93,13 @@ CHARSET_NAMES = {
 _CHARSETS = {"N": "0123456789", "X": CSET82, "Y": CSET39, "Z": CSET64}
 
 
-def _ascii_digits(data: str) -> bool:
-    return data.isdigit() and data.isascii()  # isdigit() alone accepts "²" or "٣"
-
-
 CHARSET_TESTS: dict[str, Callable[[str], bool]] = {
-    "N": _ascii_digits,
     "X": frozenset(CSET82).issuperset,
     "Y": frozenset(CSET39).issuperset,
 }
-"""Yes/no tests of a character set, for the fast path of clean values (quicker than the
-patterns on short values). ``Z`` has none: CSET 64 also has a padding rule."""
+"""Yes/no tests of the GS1 character sets for the fast path of clean values (quicker than the
+patterns on short values). Digits are tested inline with ``isdigit()`` and ``isascii()``;
+CSET 64 has none, as it also has a padding rule."""
 
 
 def first_bad_character(kind: str, data: str) -> int:
@@ -145,6 +141,13 @@ def mod10_check_digit(digits: str) -> int:
     even = digits[-2::-2].encode("ascii")
     total = 3 * sum(odd) + sum(even) - 48 * (3 * len(odd) + len(even))
     return (10 - total % 10) % 10
+
+
+GMN_MAX_LENGTH = len(_GMN_WEIGHTS)
+"""The longest data (without its pair) the GMN check pair is defined for."""
+
+CSET82_VALUES = _CSET82_VALUE
+"""CSET 82 character -> its value in the check-pair calculation."""
 
 
 def gmn_check_pair(data: str) -> str:

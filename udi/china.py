@@ -62,6 +62,7 @@ import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field
 from datetime import date
 
+from udi._dates import century_year
 from udi.config import ParseConfig
 from udi.errors import Issue, ParseError
 from udi.result import Agency, DatePrecision, Element, Udi, UdiDate
@@ -168,24 +169,13 @@ class _Findings:
             raise ParseError(sorted(self.errors, key=lambda issue: issue.position))
 
 
-def _century_year(yy: int, reference: date) -> int:
-    """Two-digit year in the window reference year −49…+50 (as GS1 GenSpecs §7.12)."""
-    current = reference.year % 100
-    base = reference.year - current
-    if yy - current >= 51:
-        return base - 100 + yy
-    if yy - current <= -50:
-        return base + 100 + yy
-    return base + yy
-
-
 def _read_date(value: str, reference: date) -> UdiDate:
     """YYMMDD, YYYYMMDD or (XML only) YYYY-MM-DD; raises ValueError with an "Expected" text."""
     digits = value.replace("-", "") if _ISO_DATE.fullmatch(value) else value
     if not (digits.isascii() and digits.isdigit() and len(digits) in (6, 8)):
         raise ValueError(f"Expected a date of 6 (YYMMDD) or 8 (YYYYMMDD) digits, got {value!r}.")
     if len(digits) == 6:
-        year, fmt = _century_year(int(digits[:2]), reference), "YYMMDD"
+        year, fmt = century_year(int(digits[:2]), reference.year), "YYMMDD"
     else:
         year, fmt = int(digits[:4]), "YYYYMMDD" if digits == value else "YYYY-MM-DD"
     try:

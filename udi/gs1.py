@@ -51,22 +51,28 @@ for _spec in AI_TABLE.values():
 
 
 def _element_start_pattern() -> re.Pattern[str]:
-    # One alternative per shortest length: "(?:01|02|…)[\s\S]{14}" for the 16-character
-    # elements, and so on. Putting the length in the pattern lets a single C-level search
-    # reject a value that holds no whole element string, the common case.
-    by_length: dict[int, list[str]] = {}
+    # Matches the first digit of a known AI prefix that has enough characters after it for
+    # the shortest element string it can begin: "0(?=[123][\s\S]{14}|0[\s\S]{18})|1(?=…)…".
+    # Each branch starting with a plain digit lets the regex engine skip ahead to digits, and
+    # the length in the lookahead lets one C-level search reject most values outright.
+    # Consuming only that first digit keeps overlapping starts ("0101…") all found.
+    lengths_by_first: dict[str, dict[int, str]] = {}
     for prefix, length in sorted(_MIN_ELEMENT_LENGTH.items()):
-        by_length.setdefault(length, []).append(prefix)
-    alternatives = [
-        f"(?:{'|'.join(prefixes)})[\\s\\S]{{{length - 2}}}"
-        for length, prefixes in sorted(by_length.items())
+        seconds = lengths_by_first.setdefault(prefix[0], {})
+        seconds[length] = seconds.get(length, "") + prefix[1]
+    branches = [
+        first
+        + "(?="
+        + "|".join(f"[{seconds}][\\s\\S]{{{length - 2}}}" for length, seconds in sorted(by.items()))
+        + ")"
+        for first, by in sorted(lengths_by_first.items())
     ]
-    return re.compile("(?=(?:" + "|".join(alternatives) + "))")
+    return re.compile("|".join(branches))
 
 
 _ELEMENT_START = _element_start_pattern()
 """Finds (overlapping) offsets where a known AI starts, followed by enough characters for
-the shortest element string it can begin."""
+the shortest element string it can begin (``match.start()``)."""
 
 GS = "\x1d"
 """The group separator: how scanners transmit FNC1 in second and later positions."""

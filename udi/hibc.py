@@ -42,6 +42,8 @@ import calendar
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 
+from udi._dates import century_year as shared_century_year
+from udi._gs1_lint import CSET82_VALUES, GMN_MAX_LENGTH, gmn_check_pair
 from udi.checksums import HIBC_CHARSET, hibc_mod43
 from udi.config import DEFAULT_CONFIG, ParseConfig
 from udi.errors import Issue, ParseError
@@ -67,36 +69,9 @@ _MAX_LOT = 18
 _MAX_JULIAN_LOT = 13
 
 # Basic UDI-DI check pair: the GS1 GMN scheme (values from GS1 CSET 82, prime weights aligned to
-# the right, sum mod 1021 split into two characters of a 32-character set). HIBCC's document and
-# the EUDAMED page name it "Mod 1021 and Mod 32"; the worked example ++A999MODELIDENTIFIER11 -> S8
-# and shorter real EUDAMED codes (++E22100160100000008Z) reproduce with it.
-_CSET82 = "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
-_CSET32 = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
-_PRIME_WEIGHTS = (
-    83,
-    79,
-    73,
-    71,
-    67,
-    61,
-    59,
-    53,
-    47,
-    43,
-    41,
-    37,
-    31,
-    29,
-    23,
-    19,
-    17,
-    13,
-    11,
-    7,
-    5,
-    3,
-    2,
-)
+# the right, sum mod 1021 split into two characters of a 32-character set), shared with AI 8013.
+# HIBCC's document and the EUDAMED page name it "Mod 1021 and Mod 32"; the worked example
+# ++A999MODELIDENTIFIER11 -> S8 and shorter real EUDAMED codes (++E22100160100000008Z) reproduce.
 
 _PAS_LOCATIONS = {
     "A": "patient",
@@ -236,17 +211,12 @@ def hibc_basic_udi_di_check(data: str) -> str:
     Raises:
         ValueError: if ``data`` is longer than 23 characters or outside GS1 CSET 82.
     """
-    if len(data) > len(_PRIME_WEIGHTS):
-        raise ValueError(f"Expected at most {len(_PRIME_WEIGHTS)} characters, got {len(data)}.")
-    offset = len(_PRIME_WEIGHTS) - len(data)
-    total = 0
-    for index, char in enumerate(data):
-        value = _CSET82.find(char)
-        if value < 0:
+    if len(data) > GMN_MAX_LENGTH:
+        raise ValueError(f"Expected at most {GMN_MAX_LENGTH} characters, got {len(data)}.")
+    for char in data:
+        if char not in CSET82_VALUES:
             raise ValueError(f"Expected a GS1 CSET 82 character, got {char!r}.")
-        total += value * _PRIME_WEIGHTS[offset + index]
-    total %= 1021
-    return _CSET32[total // 32] + _CSET32[total % 32]
+    return gmn_check_pair(data)
 
 
 def parse_hibc(text: str, config: ParseConfig) -> Udi:
@@ -844,13 +814,7 @@ def century_year(yy: int, reference: date) -> int:
     >>> century_year(20, date(2026, 11, 27)), century_year(77, date(2026, 11, 27))
     (2020, 1977)
     """
-    current = reference.year % 100
-    base = reference.year - current
-    if yy - current >= 51:
-        return base - 100 + yy
-    if yy - current <= -50:
-        return base + 100 + yy
-    return base + yy
+    return shared_century_year(yy, reference.year)
 
 
 def read_hibc_date(value: str, fmt: str, reference: date) -> UdiDate:

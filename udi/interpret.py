@@ -172,6 +172,8 @@ def _internal_error(bug: Exception, name: str, start: int) -> Issue:
 
 def _strip_line_ending(scan: str, start: int) -> tuple[int, list[Issue]]:
     end = len(scan)
+    if not scan.endswith(("\r", "\n")):
+        return end, []
     while end > start and scan[end - 1] in "\r\n":
         end -= 1
     if end == len(scan):

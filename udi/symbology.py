@@ -74,15 +74,18 @@ class SymbologyId:
         Any ``]`` followed by a letter and a digit or letter is an identifier; unlisted ones are
         returned with the name ``"unknown"`` so the caller can still strip them.
         """
-        if len(scan) < 3 or scan[0] != "]" or not scan[1].isascii() or not scan[1].isalpha():
-            return None
-        if not scan[2].isascii() or not scan[2].isalnum():
+        if scan[:1] != "]":
             return None
         value = scan[:3]
-        found = _PARSED.get(value)
-        if found is None:
-            name, gs1 = _KNOWN.get(value, ("unknown", False))
-            found = _PARSED[value] = cls(value=value, name=name, gs1=gs1)
+        found = _PARSED.get(value)  # the same few identifiers start nearly every scan
+        if found is not None:
+            return found
+        if len(value) < 3 or not value[1].isascii() or not value[1].isalpha():
+            return None
+        if not value[2].isascii() or not value[2].isalnum():
+            return None
+        name, gs1 = _KNOWN.get(value, ("unknown", False))
+        found = _PARSED[value] = cls(value=value, name=name, gs1=gs1)
         return found
 
     @property
@@ -92,5 +95,5 @@ class SymbologyId:
 
 
 _PARSED: dict[str, SymbologyId] = {}
-"""Identifiers already seen: they are immutable, and the same few start nearly every scan.
-At most 52 × 62 entries (``]``, an ASCII letter, an ASCII letter or digit)."""
+"""Identifiers already seen (they are immutable). At most 52 × 62 entries: ``]``, an ASCII
+letter, an ASCII letter or digit."""
