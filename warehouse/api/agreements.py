@@ -11,17 +11,15 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from warehouse.api.common import (
-    AsOfSchema,
     PageArgsSchema,
     SupersedeFieldsSchema,
     VersionFieldsSchema,
     created,
-    history_schema,
     list_schema,
     page_json,
     page_request,
     query_args,
-    split_supersede,
+    register_version_endpoints,
     version_json,
 )
 from warehouse.db import db
@@ -155,52 +153,35 @@ class Agreements(MethodView):
         return created(versioned_json(found), url)
 
 
-@blp.route("/<uuid:agreement_id>")
-class AgreementResource(MethodView):
-    @query_args(blp, AsOfSchema)
-    @blp.response(200, AgreementSchema)
-    def get(self, args: dict[str, Any], agreement_id: uuid.UUID) -> dict[str, Any]:
-        """Read an agreement: its latest version, or the one in effect on ``as_of``."""
-        principal = current_principal()
-        if "as_of" in args:
-            return versioned_json(service.as_of(db.session, principal, agreement_id, args["as_of"]))
-        return versioned_json(service.get_versioned(db.session, principal, agreement_id))
+def agreement_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    """A supersede body's changes with domain values."""
+    if "classes" in changes:
+        changes["classes"] = [DeviceClass(c) for c in changes["classes"]]
+    if "services" in changes:
+        changes["services"] = [LogisticsService(s) for s in changes["services"]]
+    return changes
 
 
-@blp.route("/<uuid:agreement_id>/history")
-class AgreementHistory(MethodView):
-    @blp.response(200, history_schema(AgreementSchema, "AgreementHistory"))
-    def get(self, agreement_id: uuid.UUID) -> dict[str, Any]:
-        """Every version of an agreement, oldest first."""
-        versions = service.history(db.session, current_principal(), agreement_id)
-        return {"items": [versioned_json(v) for v in versions]}
-
-
-@blp.route("/<uuid:agreement_id>/versions/<uuid:version_id>")
-class AgreementVersion(MethodView):
-    @blp.response(200, AgreementSchema)
-    def get(self, agreement_id: uuid.UUID, version_id: uuid.UUID) -> dict[str, Any]:
-        """Read one version of an agreement."""
-        found = service.version(db.session, current_principal(), agreement_id, version_id)
-        return versioned_json(found)
-
-
-@blp.route("/<uuid:agreement_id>/supersede")
-class AgreementSupersede(MethodView):
-    @require_roles(Role.ADMIN, Role.ORG_MANAGER)
-    @blp.arguments(AgreementSupersedeSchema)
-    @blp.response(201, AgreementSchema)
-    def post(self, body: dict[str, Any], agreement_id: uuid.UUID) -> Any:
-        """Add a version from ``effective_from``: renewal, scope change, or early
-        termination (an earlier ``valid_to``); admins or either party's org_manager."""
-        effective_from, supersedes, changes = split_supersede(body)
-        if "classes" in changes:
-            changes["classes"] = [DeviceClass(c) for c in changes["classes"]]
-        if "services" in changes:
-            changes["services"] = [LogisticsService(s) for s in changes["services"]]
-        found = service.supersede(
-            db.session, current_principal(), agreement_id, effective_from, changes, supersedes
-        )
-        assert found.version is not None
-        url = url_for(".AgreementVersion", agreement_id=agreement_id, version_id=found.version.id)
-        return created(versioned_json(found), url)
+register_version_endpoints(
+    blp,
+    "/<uuid:agreement_id>",
+    name="Agreement",
+    label="an agreement",
+    schema=AgreementSchema,
+    present=versioned_json,
+    latest=lambda agreement_id: service.get_versioned(
+        db.session, current_principal(), agreement_id
+    ),
+    as_of=lambda on, agreement_id: service.as_of(db.session, current_principal(), agreement_id, on),
+    history=lambda agreement_id: service.history(db.session, current_principal(), agreement_id),
+    version=lambda version_id, agreement_id: service.version(
+        db.session, current_principal(), agreement_id, version_id
+    ),
+    supersede=lambda effective_from, changes, supersedes, agreement_id: service.supersede(
+        db.session, current_principal(), agreement_id, effective_from, changes, supersedes
+    ),
+    supersede_schema=AgreementSupersedeSchema,
+    supersede_summary="Add a version from ``effective_from``: renewal, scope change, or early\n"
+    "termination (an earlier ``valid_to``); admins or either party's org_manager.",
+    convert=agreement_changes,
+)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import marshmallow as ma
+from flask import url_for
+from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from warehouse.domain.roles import Role
 from warehouse.repository.pages import DEFAULT_LIMIT, MAX_LIMIT, Page, PageRequest
+from warehouse.services.versions import Versioned
+from warehouse.web.auth import require_roles
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -145,3 +151,77 @@ def split_supersede(body: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
     """``(effective_from, supersedes, changes)`` of a supersede request body."""
     changes = dict(body)
     return changes.pop("effective_from"), changes.pop("supersedes"), changes
+
+
+def _unchanged(changes: dict[str, Any]) -> dict[str, Any]:
+    return changes
+
+
+def register_version_endpoints(
+    blp: Blueprint,
+    path: str,
+    *,
+    name: str,
+    label: str,
+    schema: type[ma.Schema],
+    present: Callable[[Versioned[Any]], dict[str, Any]],
+    latest: Callable[..., Versioned[Any]],
+    as_of: Callable[..., Versioned[Any]],
+    history: Callable[..., list[Versioned[Any]]],
+    version: Callable[..., Versioned[Any]],
+    supersede: Callable[..., Versioned[Any]],
+    supersede_schema: type[ma.Schema],
+    supersede_summary: str,
+    convert: Callable[[dict[str, Any]], dict[str, Any]] = _unchanged,
+) -> None:
+    """Register the four version endpoints of a versioned resource at ``path``.
+
+    ``GET path`` (latest, or ``?as_of=``), ``GET path/history``, ``GET
+    path/versions/<version_id>`` and ``POST path/supersede``, as the endpoints
+    ``{name}Resource``, ``{name}History``, ``{name}Version`` and ``{name}Supersede``.
+    The service calls get the URL's ids as keyword arguments: ``latest(**ids)``,
+    ``as_of(on, **ids)``, ``history(**ids)``, ``version(version_id, **ids)`` and
+    ``supersede(effective_from, changes, supersedes, **ids)``, where ``changes`` went
+    through ``convert`` (request values to domain values) first.
+
+    Args:
+        label: The resource with its article, for summaries: ``"an agreement"``.
+        present: One version as the API shows it.
+    """
+
+    @blp.route(path, endpoint=f"{name}Resource")
+    class Resource(MethodView):
+        @query_args(blp, AsOfSchema)
+        @blp.response(200, schema)
+        @blp.doc(summary=f"Read {label}: its latest version, or the one in effect on ``as_of``.")
+        def get(self, args: dict[str, Any], **ids: Any) -> dict[str, Any]:
+            if "as_of" in args:
+                return present(as_of(args["as_of"], **ids))
+            return present(latest(**ids))
+
+    @blp.route(f"{path}/history", endpoint=f"{name}History")
+    class History(MethodView):
+        @blp.response(200, history_schema(schema, f"{name}History"))
+        @blp.doc(summary=f"Every version of {label}, oldest first.")
+        def get(self, **ids: Any) -> dict[str, Any]:
+            return {"items": [present(v) for v in history(**ids)]}
+
+    @blp.route(f"{path}/versions/<uuid:version_id>", endpoint=f"{name}Version")
+    class Version(MethodView):
+        @blp.response(200, schema)
+        @blp.doc(summary=f"Read one version of {label}.")
+        def get(self, version_id: uuid.UUID, **ids: Any) -> dict[str, Any]:
+            return present(version(version_id, **ids))
+
+    @blp.route(f"{path}/supersede", endpoint=f"{name}Supersede")
+    class Supersede(MethodView):
+        @require_roles(Role.ADMIN, Role.ORG_MANAGER)
+        @blp.arguments(supersede_schema)
+        @blp.response(201, schema)
+        @blp.doc(summary=supersede_summary)
+        def post(self, body: dict[str, Any], **ids: Any) -> Any:
+            effective_from, supersedes, changes = split_supersede(body)
+            found = supersede(effective_from, convert(changes), supersedes, **ids)
+            assert found.version is not None
+            url = url_for(f".{name}Version", **ids, version_id=found.version.id)
+            return created(present(found), url)

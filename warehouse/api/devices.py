@@ -11,18 +11,16 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from warehouse.api.common import (
-    AsOfSchema,
     PageArgsSchema,
     StorageSchema,
     SupersedeFieldsSchema,
     VersionFieldsSchema,
     created,
-    history_schema,
     list_schema,
     page_json,
     page_request,
     query_args,
-    split_supersede,
+    register_version_endpoints,
     storage_json,
     version_json,
 )
@@ -238,56 +236,38 @@ class Devices(MethodView):
         return created(versioned_json(found), url_for(".DeviceResource", device_id=device.id))
 
 
-@blp.route("/<uuid:device_id>")
-class DeviceResource(MethodView):
-    @query_args(blp, AsOfSchema)
-    @blp.response(200, DeviceSchema)
-    def get(self, args: dict[str, Any], device_id: uuid.UUID) -> dict[str, Any]:
-        """Read a catalogue record: its latest version, or the one in effect on ``as_of``."""
-        if "as_of" in args:
-            return versioned_json(service.as_of(db.session, device_id, args["as_of"]))
-        return versioned_json(service.get_versioned(db.session, device_id))
+def device_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    """A supersede body's changes with domain values."""
+    if "device_class" in changes:
+        changes["device_class"] = DeviceClass(changes["device_class"])
+    if "label_pi" in changes:
+        changes["label_pi"] = ProductionIdentifiers(**changes["label_pi"])
+    if "storage" in changes:
+        changes["storage"] = storage_conditions(changes["storage"])
+    if "regimes" in changes:
+        changes["regimes"] = frozenset(SpecialRegime(r) for r in changes["regimes"])
+    return changes
 
 
-@blp.route("/<uuid:device_id>/history")
-class DeviceHistory(MethodView):
-    @blp.response(200, history_schema(DeviceSchema, "DeviceHistory"))
-    def get(self, device_id: uuid.UUID) -> dict[str, Any]:
-        """Every version of a catalogue record, oldest first."""
-        return {"items": [versioned_json(v) for v in service.history(db.session, device_id)]}
-
-
-@blp.route("/<uuid:device_id>/versions/<uuid:version_id>")
-class DeviceVersion(MethodView):
-    @blp.response(200, DeviceSchema)
-    def get(self, device_id: uuid.UUID, version_id: uuid.UUID) -> dict[str, Any]:
-        """Read one version of a catalogue record."""
-        return versioned_json(service.version(db.session, device_id, version_id))
-
-
-@blp.route("/<uuid:device_id>/supersede")
-class DeviceSupersede(MethodView):
-    @require_roles(Role.ADMIN, Role.ORG_MANAGER)
-    @blp.arguments(DeviceSupersedeSchema)
-    @blp.response(201, DeviceSchema)
-    def post(self, body: dict[str, Any], device_id: uuid.UUID) -> Any:
-        """Add a version (name, model, class, label PIs, storage, codes, regimes) from
-        ``effective_from``; the DI and registrant never change."""
-        effective_from, supersedes, changes = split_supersede(body)
-        if "device_class" in changes:
-            changes["device_class"] = DeviceClass(changes["device_class"])
-        if "label_pi" in changes:
-            changes["label_pi"] = ProductionIdentifiers(**changes["label_pi"])
-        if "storage" in changes:
-            changes["storage"] = storage_conditions(changes["storage"])
-        if "regimes" in changes:
-            changes["regimes"] = frozenset(SpecialRegime(r) for r in changes["regimes"])
-        found = service.supersede(
-            db.session, current_principal(), device_id, effective_from, changes, supersedes
-        )
-        assert found.version is not None
-        url = url_for(".DeviceVersion", device_id=device_id, version_id=found.version.id)
-        return created(versioned_json(found), url)
+register_version_endpoints(
+    blp,
+    "/<uuid:device_id>",
+    name="Device",
+    label="a catalogue record",
+    schema=DeviceSchema,
+    present=versioned_json,
+    latest=lambda device_id: service.get_versioned(db.session, device_id),
+    as_of=lambda on, device_id: service.as_of(db.session, device_id, on),
+    history=lambda device_id: service.history(db.session, device_id),
+    version=lambda version_id, device_id: service.version(db.session, device_id, version_id),
+    supersede=lambda effective_from, changes, supersedes, device_id: service.supersede(
+        db.session, current_principal(), device_id, effective_from, changes, supersedes
+    ),
+    supersede_schema=DeviceSupersedeSchema,
+    supersede_summary="Add a version (name, model, class, label PIs, storage, codes, regimes)"
+    " from\n``effective_from``; the DI and registrant never change.",
+    convert=device_changes,
+)
 
 
 @blp.route("/<uuid:device_id>/certificates")

@@ -11,17 +11,15 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from warehouse.api.common import (
-    AsOfSchema,
     PageArgsSchema,
     SupersedeFieldsSchema,
     VersionFieldsSchema,
     created,
-    history_schema,
     list_schema,
     page_json,
     page_request,
     query_args,
-    split_supersede,
+    register_version_endpoints,
     version_json,
 )
 from warehouse.api.ownership import ChainLinkSchema, chain_json
@@ -128,13 +126,6 @@ def versioned_json(found: Versioned[Organisation]) -> dict[str, Any]:
     return organisation_json(found.value, found.version)
 
 
-def _version_location(found: Versioned[Organisation]) -> str:
-    assert found.version is not None
-    return url_for(
-        "organisations.OrganisationVersion", org_id=found.value.id, version_id=found.version.id
-    )
-
-
 def _province(org: Organisation) -> str:
     try:
         return org.jurisdiction.province_name
@@ -190,48 +181,32 @@ class Organisations(MethodView):
         return created(versioned_json(found), url_for(".OrganisationResource", org_id=org.id))
 
 
-@blp.route("/<uuid:org_id>")
-class OrganisationResource(MethodView):
-    @query_args(blp, AsOfSchema)
-    @blp.response(200, OrganisationSchema)
-    def get(self, args: dict[str, Any], org_id: uuid.UUID) -> dict[str, Any]:
-        """Read an organisation: its latest version, or the one in effect on ``as_of``."""
-        if "as_of" in args:
-            return versioned_json(service.as_of(db.session, org_id, args["as_of"]))
-        return versioned_json(service.get_versioned(db.session, org_id))
+def organisation_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    """A supersede body's changes with domain values."""
+    if "roles" in changes:
+        changes["roles"] = [OrgRole(role) for role in changes["roles"]]
+    return changes
 
 
-@blp.route("/<uuid:org_id>/history")
-class OrganisationHistory(MethodView):
-    @blp.response(200, history_schema(OrganisationSchema, "OrganisationHistory"))
-    def get(self, org_id: uuid.UUID) -> dict[str, Any]:
-        """Every version of an organisation, oldest first."""
-        return {"items": [versioned_json(v) for v in service.history(db.session, org_id)]}
-
-
-@blp.route("/<uuid:org_id>/versions/<uuid:version_id>")
-class OrganisationVersion(MethodView):
-    @blp.response(200, OrganisationSchema)
-    def get(self, org_id: uuid.UUID, version_id: uuid.UUID) -> dict[str, Any]:
-        """Read one version of an organisation."""
-        return versioned_json(service.version(db.session, org_id, version_id))
-
-
-@blp.route("/<uuid:org_id>/supersede")
-class OrganisationSupersede(MethodView):
-    @require_roles(Role.ADMIN, Role.ORG_MANAGER)
-    @blp.arguments(OrganisationSupersedeSchema)
-    @blp.response(201, OrganisationSchema)
-    def post(self, body: dict[str, Any], org_id: uuid.UUID) -> Any:
-        """Add a version (name, roles, jurisdiction) from ``effective_from``; admins or the
-        organisation's own org_manager. The credit code never changes."""
-        effective_from, supersedes, changes = split_supersede(body)
-        if "roles" in changes:
-            changes["roles"] = [OrgRole(role) for role in changes["roles"]]
-        found = service.supersede(
-            db.session, current_principal(), org_id, effective_from, changes, supersedes
-        )
-        return created(versioned_json(found), _version_location(found))
+register_version_endpoints(
+    blp,
+    "/<uuid:org_id>",
+    name="Organisation",
+    label="an organisation",
+    schema=OrganisationSchema,
+    present=versioned_json,
+    latest=lambda org_id: service.get_versioned(db.session, org_id),
+    as_of=lambda on, org_id: service.as_of(db.session, org_id, on),
+    history=lambda org_id: service.history(db.session, org_id),
+    version=lambda version_id, org_id: service.version(db.session, org_id, version_id),
+    supersede=lambda effective_from, changes, supersedes, org_id: service.supersede(
+        db.session, current_principal(), org_id, effective_from, changes, supersedes
+    ),
+    supersede_schema=OrganisationSupersedeSchema,
+    supersede_summary="Add a version (name, roles, jurisdiction) from ``effective_from``;"
+    " admins or the\norganisation's own org_manager. The credit code never changes.",
+    convert=organisation_changes,
+)
 
 
 @blp.route("/<uuid:org_id>/control")

@@ -11,18 +11,16 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from warehouse.api.common import (
-    AsOfSchema,
     PageArgsSchema,
     StorageSchema,
     SupersedeFieldsSchema,
     VersionFieldsSchema,
     created,
-    history_schema,
     list_schema,
     page_json,
     page_request,
     query_args,
-    split_supersede,
+    register_version_endpoints,
     storage_json,
     version_json,
 )
@@ -212,57 +210,38 @@ class Warehouses(MethodView):
         return created(versioned_warehouse(found), location)
 
 
-@blp.route("/<uuid:warehouse_id>")
-class WarehouseResource(MethodView):
-    @query_args(blp, AsOfSchema)
-    @blp.response(200, WarehouseSchema)
-    def get(self, args: dict[str, Any], warehouse_id: uuid.UUID) -> dict[str, Any]:
-        """Read a warehouse: its latest version, or the one in effect on ``as_of``."""
-        principal = current_principal()
-        if "as_of" in args:
-            found = service.as_of(db.session, principal, warehouse_id, args["as_of"])
-        else:
-            found = service.get_versioned(db.session, principal, warehouse_id)
-        return versioned_warehouse(found)
+def warehouse_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    """A warehouse supersede body's changes with domain values."""
+    if "kind" in changes:
+        changes["kind"] = Kind(changes["kind"])
+    if "storage" in changes:
+        changes["storage"] = storage_conditions(changes["storage"])
+    return changes
 
 
-@blp.route("/<uuid:warehouse_id>/history")
-class WarehouseHistory(MethodView):
-    @blp.response(200, history_schema(WarehouseSchema, "WarehouseHistory"))
-    def get(self, warehouse_id: uuid.UUID) -> dict[str, Any]:
-        """Every version of a warehouse, oldest first."""
-        versions = service.history(db.session, current_principal(), warehouse_id)
-        return {"items": [versioned_warehouse(v) for v in versions]}
-
-
-@blp.route("/<uuid:warehouse_id>/versions/<uuid:version_id>")
-class WarehouseVersion(MethodView):
-    @blp.response(200, WarehouseSchema)
-    def get(self, warehouse_id: uuid.UUID, version_id: uuid.UUID) -> dict[str, Any]:
-        """Read one version of a warehouse."""
-        found = service.version(db.session, current_principal(), warehouse_id, version_id)
-        return versioned_warehouse(found)
-
-
-@blp.route("/<uuid:warehouse_id>/supersede")
-class WarehouseSupersede(MethodView):
-    @require_roles(Role.ADMIN, Role.ORG_MANAGER)
-    @blp.arguments(WarehouseSupersedeSchema)
-    @blp.response(201, WarehouseSchema)
-    def post(self, body: dict[str, Any], warehouse_id: uuid.UUID) -> Any:
-        """Add a version (name, address, jurisdiction, kind, storage) from ``effective_from``;
-        the operator never changes."""
-        effective_from, supersedes, changes = split_supersede(body)
-        if "kind" in changes:
-            changes["kind"] = Kind(changes["kind"])
-        if "storage" in changes:
-            changes["storage"] = storage_conditions(changes["storage"])
-        found = service.supersede(
-            db.session, current_principal(), warehouse_id, effective_from, changes, supersedes
-        )
-        assert found.version is not None
-        url = url_for(".WarehouseVersion", warehouse_id=warehouse_id, version_id=found.version.id)
-        return created(versioned_warehouse(found), url)
+register_version_endpoints(
+    blp,
+    "/<uuid:warehouse_id>",
+    name="Warehouse",
+    label="a warehouse",
+    schema=WarehouseSchema,
+    present=versioned_warehouse,
+    latest=lambda warehouse_id: service.get_versioned(
+        db.session, current_principal(), warehouse_id
+    ),
+    as_of=lambda on, warehouse_id: service.as_of(db.session, current_principal(), warehouse_id, on),
+    history=lambda warehouse_id: service.history(db.session, current_principal(), warehouse_id),
+    version=lambda version_id, warehouse_id: service.version(
+        db.session, current_principal(), warehouse_id, version_id
+    ),
+    supersede=lambda effective_from, changes, supersedes, warehouse_id: service.supersede(
+        db.session, current_principal(), warehouse_id, effective_from, changes, supersedes
+    ),
+    supersede_schema=WarehouseSupersedeSchema,
+    supersede_summary="Add a version (name, address, jurisdiction, kind, storage) from"
+    " ``effective_from``;\nthe operator never changes.",
+    convert=warehouse_changes,
+)
 
 
 @blp.route("/<uuid:warehouse_id>/locations")
@@ -293,60 +272,34 @@ class Locations(MethodView):
         return created(versioned_location(found), url)
 
 
-@blp.route("/<uuid:warehouse_id>/locations/<uuid:location_id>")
-class LocationResource(MethodView):
-    @query_args(blp, AsOfSchema)
-    @blp.response(200, LocationSchema)
-    def get(
-        self, args: dict[str, Any], warehouse_id: uuid.UUID, location_id: uuid.UUID
-    ) -> dict[str, Any]:
-        """Read a location: its latest version, or the one in effect on ``as_of``."""
-        principal = current_principal()
-        if "as_of" in args:
-            found = service.location_as_of(
-                db.session, principal, warehouse_id, location_id, args["as_of"]
-            )
-        else:
-            found = service.get_location_versioned(db.session, principal, warehouse_id, location_id)
-        return versioned_location(found)
+def location_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    """A location supersede body's changes with domain values."""
+    if "purpose" in changes:
+        changes["purpose"] = LocationPurpose(changes["purpose"])
+    return changes
 
 
-@blp.route("/<uuid:warehouse_id>/locations/<uuid:location_id>/history")
-class LocationHistory(MethodView):
-    @blp.response(200, history_schema(LocationSchema, "LocationHistory"))
-    def get(self, warehouse_id: uuid.UUID, location_id: uuid.UUID) -> dict[str, Any]:
-        """Every version of a location, oldest first."""
-        versions = service.location_history(
-            db.session, current_principal(), warehouse_id, location_id
-        )
-        return {"items": [versioned_location(v) for v in versions]}
-
-
-@blp.route("/<uuid:warehouse_id>/locations/<uuid:location_id>/versions/<uuid:version_id>")
-class LocationVersion(MethodView):
-    @blp.response(200, LocationSchema)
-    def get(
-        self, warehouse_id: uuid.UUID, location_id: uuid.UUID, version_id: uuid.UUID
-    ) -> dict[str, Any]:
-        """Read one version of a location."""
-        found = service.location_version(
-            db.session, current_principal(), warehouse_id, location_id, version_id
-        )
-        return versioned_location(found)
-
-
-@blp.route("/<uuid:warehouse_id>/locations/<uuid:location_id>/supersede")
-class LocationSupersede(MethodView):
-    @require_roles(Role.ADMIN, Role.ORG_MANAGER)
-    @blp.arguments(LocationSupersedeSchema)
-    @blp.response(201, LocationSchema)
-    def post(self, body: dict[str, Any], warehouse_id: uuid.UUID, location_id: uuid.UUID) -> Any:
-        """Add a version (zone, aisle, bin, purpose, department) from ``effective_from``,
-        e.g. a normal area turned quarantine."""
-        effective_from, supersedes, changes = split_supersede(body)
-        if "purpose" in changes:
-            changes["purpose"] = LocationPurpose(changes["purpose"])
-        found = service.supersede_location(
+register_version_endpoints(
+    blp,
+    "/<uuid:warehouse_id>/locations/<uuid:location_id>",
+    name="Location",
+    label="a location",
+    schema=LocationSchema,
+    present=versioned_location,
+    latest=lambda warehouse_id, location_id: service.get_location_versioned(
+        db.session, current_principal(), warehouse_id, location_id
+    ),
+    as_of=lambda on, warehouse_id, location_id: service.location_as_of(
+        db.session, current_principal(), warehouse_id, location_id, on
+    ),
+    history=lambda warehouse_id, location_id: service.location_history(
+        db.session, current_principal(), warehouse_id, location_id
+    ),
+    version=lambda version_id, warehouse_id, location_id: service.location_version(
+        db.session, current_principal(), warehouse_id, location_id, version_id
+    ),
+    supersede=lambda effective_from, changes, supersedes, warehouse_id, location_id: (
+        service.supersede_location(
             db.session,
             current_principal(),
             warehouse_id,
@@ -355,11 +308,9 @@ class LocationSupersede(MethodView):
             changes,
             supersedes,
         )
-        assert found.version is not None
-        url = url_for(
-            ".LocationVersion",
-            warehouse_id=warehouse_id,
-            location_id=location_id,
-            version_id=found.version.id,
-        )
-        return created(versioned_location(found), url)
+    ),
+    supersede_schema=LocationSupersedeSchema,
+    supersede_summary="Add a version (zone, aisle, bin, purpose, department) from"
+    " ``effective_from``,\ne.g. a normal area turned quarantine.",
+    convert=location_changes,
+)

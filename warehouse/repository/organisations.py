@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import ColumnElement, String, select
@@ -49,13 +49,9 @@ def insert(
     recorded_by: uuid.UUID | None = None,
 ) -> None:
     """Insert a new organisation and its first version."""
-    session.execute(
-        ORG.insert().values(
-            id=uuid.UUID(organisation.id), created_at=datetime.now(UTC), **values(organisation)
-        )
-    )
-    versions.append(
+    versions.insert_first(
         session,
+        ORG,
         "organisation",
         organisation.id,
         values(organisation),

@@ -58,6 +58,23 @@ def snapshot(values: Mapping[str, Any]) -> dict[str, Any]:
     return {key: _json(value) for key, value in values.items()}
 
 
+def insert_first(
+    session: Session,
+    table: Table,
+    entity: str,
+    entity_id: str,
+    data: Mapping[str, Any],
+    *,
+    effective_from: date,
+    recorded_by: uuid.UUID | None,
+) -> None:
+    """Insert a new record's row in ``table`` (created now) and ``data`` as its first version."""
+    session.execute(
+        table.insert().values(id=uuid.UUID(entity_id), created_at=datetime.now(UTC), **data)
+    )
+    append(session, entity, entity_id, data, effective_from=effective_from, recorded_by=recorded_by)
+
+
 def append(
     session: Session,
     entity: str,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, select
@@ -49,13 +49,9 @@ def insert(
     recorded_by: uuid.UUID | None = None,
 ) -> None:
     """Insert a new warehouse and its first version."""
-    session.execute(
-        WH.insert().values(
-            id=uuid.UUID(warehouse.id), created_at=datetime.now(UTC), **values(warehouse)
-        )
-    )
-    versions.append(
+    versions.insert_first(
         session,
+        WH,
         "warehouse",
         warehouse.id,
         values(warehouse),
@@ -186,13 +182,9 @@ def insert_location(
     recorded_by: uuid.UUID | None = None,
 ) -> None:
     """Insert a new location and its first version."""
-    session.execute(
-        LOC.insert().values(
-            id=uuid.UUID(location.id), created_at=datetime.now(UTC), **location_values(location)
-        )
-    )
-    versions.append(
+    versions.insert_first(
         session,
+        LOC,
         "location",
         location.id,
         location_values(location),

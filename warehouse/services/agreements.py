@@ -108,22 +108,32 @@ def supersede(
     with write_transaction(session):
         agreement = _visible(session, principal, agreement_id)
         _require_party(principal, uuid.UUID(agreement.client_id), uuid.UUID(agreement.provider_id))
-        previous = versioning.latest_for_change(
-            session, ENTITY, agreement_id, rows.snapshot(agreement), effective_from, supersedes
+        return versioning.supersede(
+            session,
+            principal,
+            ENTITY,
+            agreement_id,
+            agreement,
+            effective_from=effective_from,
+            supersedes=supersedes,
+            changes=changes,
+            allowed=CHANGEABLE,
+            apply=lambda values: _changed(session, principal, agreement, values),
+            snapshot=rows.snapshot,
+            update=rows.update,
         )
-        values = versioning.changed(changes, CHANGEABLE)
-        if "warehouse_ids" in values:
-            _check_warehouses(session, principal, values["warehouse_ids"])
-            values["warehouse_ids"] = frozenset(str(w) for w in values["warehouse_ids"])
-        for set_field in ("classes", "services"):
-            if set_field in values:
-                values[set_field] = frozenset(values[set_field])
-        changed = build("entrustment agreement", lambda: dataclasses.replace(agreement, **values))
-        version = versioning.append_next(
-            session, principal, previous, rows.snapshot(changed), effective_from
-        )
-        rows.update(session, changed)
-    return Versioned(changed, version)
+
+
+def _changed(
+    session: Session, principal: Principal, agreement: EntrustmentAgreement, values: dict[str, Any]
+) -> EntrustmentAgreement:
+    if "warehouse_ids" in values:
+        _check_warehouses(session, principal, values["warehouse_ids"])
+        values["warehouse_ids"] = frozenset(str(w) for w in values["warehouse_ids"])
+    for set_field in ("classes", "services"):
+        if set_field in values:
+            values[set_field] = frozenset(values[set_field])
+    return build("entrustment agreement", lambda: dataclasses.replace(agreement, **values))
 
 
 def get_versioned(

@@ -300,20 +300,28 @@ def supersede(
     with write_transaction(session):
         device = _get(session, device_id)
         require_writer(principal, device.record.registrant_id, "device")
-        previous = versioning.latest_for_change(
-            session, ENTITY, device_id, rows.values(device), effective_from, supersedes
+        return versioning.supersede(
+            session,
+            principal,
+            ENTITY,
+            device_id,
+            device,
+            effective_from=effective_from,
+            supersedes=supersedes,
+            changes=changes,
+            allowed=CHANGEABLE,
+            apply=lambda values: _changed(device, values),
+            snapshot=rows.values,
+            update=rows.update,
         )
-        values = versioning.changed(changes, CHANGEABLE)
-        for text_field in ("name", "model_spec"):
-            if text_field in values:
-                values[text_field] = values[text_field].strip()
-        record = build("device", lambda: dataclasses.replace(device.record, **values))
-        changed = StoredDevice(device.id, device.issuer, record, device.packages)
-        version = versioning.append_next(
-            session, principal, previous, rows.values(changed), effective_from
-        )
-        rows.update(session, changed)
-    return Versioned(changed, version)
+
+
+def _changed(device: StoredDevice, values: dict[str, Any]) -> StoredDevice:
+    for text_field in ("name", "model_spec"):
+        if text_field in values:
+            values[text_field] = values[text_field].strip()
+    record = build("device", lambda: dataclasses.replace(device.record, **values))
+    return StoredDevice(device.id, device.issuer, record, device.packages)
 
 
 def get_versioned(session: Session, device_id: uuid.UUID) -> Versioned[StoredDevice]:

@@ -124,26 +124,34 @@ def supersede(
         if organisation is None:
             raise NotFound("organisation", org_id)
         require_writer(principal, org_id, "organisation")
-        previous = versioning.latest_for_change(
-            session, ENTITY, org_id, rows.values(organisation), effective_from, supersedes
+        return versioning.supersede(
+            session,
+            principal,
+            ENTITY,
+            org_id,
+            organisation,
+            effective_from=effective_from,
+            supersedes=supersedes,
+            changes=changes,
+            allowed=CHANGEABLE,
+            apply=lambda values: _changed(organisation, values),
+            snapshot=rows.values,
+            update=rows.update,
         )
-        values = versioning.changed(changes, CHANGEABLE)
-        if "jurisdiction" in values:
-            check = Checker("organisation")
-            values["jurisdiction"] = check.parse(
-                "jurisdiction", DivisionCode.parse, values["jurisdiction"]
-            )
-            check.done()
-        if "roles" in values:
-            values["roles"] = frozenset(values["roles"])
-        if "name" in values:
-            values["name"] = values["name"].strip()
-        changed = build("organisation", lambda: dataclasses.replace(organisation, **values))
-        version = versioning.append_next(
-            session, principal, previous, rows.values(changed), effective_from
+
+
+def _changed(organisation: Organisation, values: dict[str, Any]) -> Organisation:
+    if "jurisdiction" in values:
+        check = Checker("organisation")
+        values["jurisdiction"] = check.parse(
+            "jurisdiction", DivisionCode.parse, values["jurisdiction"]
         )
-        rows.update(session, changed)
-    return Versioned(changed, version)
+        check.done()
+    if "roles" in values:
+        values["roles"] = frozenset(values["roles"])
+    if "name" in values:
+        values["name"] = values["name"].strip()
+    return build("organisation", lambda: dataclasses.replace(organisation, **values))
 
 
 def get_versioned(session: Session, org_id: uuid.UUID) -> Versioned[Organisation]:

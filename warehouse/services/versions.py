@@ -189,6 +189,38 @@ def append_next(
     )
 
 
+def supersede(
+    session: Session,
+    principal: Principal,
+    entity: str,
+    entity_id: uuid.UUID | str,
+    current_value: T,
+    *,
+    effective_from: date,
+    supersedes: uuid.UUID | None,
+    changes: Mapping[str, Any],
+    allowed: Iterable[str],
+    apply: Callable[[dict[str, Any]], T],
+    snapshot: Callable[[T], Mapping[str, Any]],
+    update: Callable[[Session, T], None],
+) -> Versioned[T]:
+    """Add the version after the latest one and make it the record's current row.
+
+    Call inside the service's write transaction, after its access checks. In order: refuse a
+    change that cannot follow the latest version (:func:`latest_for_change`), build the
+    changed record with ``apply`` from the changes to ``allowed`` fields (it validates and
+    raises as the resource needs), append its ``snapshot`` as the next version, and write it
+    with ``update``.
+    """
+    previous = latest_for_change(
+        session, entity, entity_id, snapshot(current_value), effective_from, supersedes
+    )
+    new_value = apply(changed(changes, allowed))
+    version = append_next(session, principal, previous, snapshot(new_value), effective_from)
+    update(session, new_value)
+    return Versioned(new_value, version)
+
+
 def changed(changes: Mapping[str, Any], allowed: Iterable[str]) -> dict[str, Any]:
     """The changes to fields a new version may change; others are ignored by the schemas."""
     keep = set(allowed)

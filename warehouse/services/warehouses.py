@@ -243,27 +243,36 @@ def supersede(
     with write_transaction(session):
         warehouse = _visible(session, principal, warehouse_id)
         require_writer(principal, warehouse.operator_id, "warehouse")
-        previous = versioning.latest_for_change(
-            session, "warehouse", warehouse_id, rows.values(warehouse), effective_from, supersedes
+        return versioning.supersede(
+            session,
+            principal,
+            "warehouse",
+            warehouse_id,
+            warehouse,
+            effective_from=effective_from,
+            supersedes=supersedes,
+            changes=changes,
+            allowed=CHANGEABLE,
+            apply=lambda values: _changed_warehouse(session, warehouse, values),
+            snapshot=rows.values,
+            update=rows.update,
         )
-        values = versioning.changed(changes, CHANGEABLE)
-        if "jurisdiction" in values:
-            check = Checker("warehouse")
-            values["jurisdiction"] = check.parse(
-                "jurisdiction", DivisionCode.parse, values["jurisdiction"]
-            )
-            check.done()
-        for text_field in ("name", "address"):
-            if text_field in values:
-                values[text_field] = values[text_field].strip()
-        changed = build("warehouse", lambda: dataclasses.replace(warehouse, **values))
-        if changed.name != warehouse.name:
-            _refuse_taken_name(session, uuid.UUID(warehouse.operator_id), changed.name)
-        version = versioning.append_next(
-            session, principal, previous, rows.values(changed), effective_from
+
+
+def _changed_warehouse(session: Session, warehouse: Warehouse, values: dict[str, Any]) -> Warehouse:
+    if "jurisdiction" in values:
+        check = Checker("warehouse")
+        values["jurisdiction"] = check.parse(
+            "jurisdiction", DivisionCode.parse, values["jurisdiction"]
         )
-        rows.update(session, changed)
-    return Versioned(changed, version)
+        check.done()
+    for text_field in ("name", "address"):
+        if text_field in values:
+            values[text_field] = values[text_field].strip()
+    changed = build("warehouse", lambda: dataclasses.replace(warehouse, **values))
+    if changed.name != warehouse.name:
+        _refuse_taken_name(session, uuid.UUID(warehouse.operator_id), changed.name)
+    return changed
 
 
 def get_versioned(
@@ -341,31 +350,37 @@ def supersede_location(
         warehouse = _visible(session, principal, warehouse_id)
         require_writer(principal, warehouse.operator_id, "warehouse location")
         location = _location(session, warehouse_id, location_id)
-        previous = versioning.latest_for_change(
+        return versioning.supersede(
             session,
+            principal,
             "location",
             location_id,
-            rows.location_values(location),
-            effective_from,
-            supersedes,
+            location,
+            effective_from=effective_from,
+            supersedes=supersedes,
+            changes=changes,
+            allowed=LOCATION_CHANGEABLE,
+            apply=lambda values: _changed_location(session, warehouse, location, values),
+            snapshot=rows.location_values,
+            update=rows.update_location,
         )
-        values = versioning.changed(changes, LOCATION_CHANGEABLE)
-        if "zone" in values:
-            values["zone"] = values["zone"].strip()
-        changed = build("location", lambda: dataclasses.replace(location, **values))
-        _check_department(changed)
-        owner = rows.location_code_owner(session, warehouse_id, changed.code)
-        if owner is not None and owner != location.id:
-            raise Conflict(
-                "location.duplicate_code",
-                f"Expected a new location code in warehouse {warehouse.name}, "
-                f"got {changed.code} again.",
-            )
-        version = versioning.append_next(
-            session, principal, previous, rows.location_values(changed), effective_from
+
+
+def _changed_location(
+    session: Session, warehouse: Warehouse, location: Location, values: dict[str, Any]
+) -> Location:
+    if "zone" in values:
+        values["zone"] = values["zone"].strip()
+    changed = build("location", lambda: dataclasses.replace(location, **values))
+    _check_department(changed)
+    owner = rows.location_code_owner(session, uuid.UUID(warehouse.id), changed.code)
+    if owner is not None and owner != location.id:
+        raise Conflict(
+            "location.duplicate_code",
+            f"Expected a new location code in warehouse {warehouse.name}, "
+            f"got {changed.code} again.",
         )
-        rows.update_location(session, changed)
-    return Versioned(changed, version)
+    return changed
 
 
 def get_location_versioned(
