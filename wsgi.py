@@ -17,7 +17,7 @@ from scanning.api import register_blueprints as register_scanning
 from warehouse import cli
 from warehouse.api import register_blueprints as register_warehouse
 from warehouse.db import db
-from warehouse.web import auth, health, media, problems, request_log
+from warehouse.web import auth, health, idempotency, media, problems, request_log
 from warehouse.web.api import Api
 
 MIGRATIONS_DIRECTORY = str(Path(__file__).resolve().parent / "migrations")
@@ -47,6 +47,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     auth.register(app)
     media.register(app)
     api = Api(app)
+    idempotency.register(app, api)  # after auth and media; before blueprints (documents POSTs)
     problems.register(app)  # after Api, so our handlers win over smorest's
     app.register_blueprint(health.bp)
     app.register_blueprint(problems.pages)

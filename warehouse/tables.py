@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -492,3 +493,28 @@ discrepancies = Table(
 )
 Index(None, discrepancies.c.shipment_id)
 Index(None, discrepancies.c.organisation_id)
+
+# --- Idempotency-Key bookkeeping (warehouse/web/idempotency.py) -------------------------------
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("organisation_id", Uuid, ForeignKey(organisations.c.id), nullable=False),
+    Column("key", String(255), nullable=False, comment="Idempotency-Key, unquoted"),
+    Column("token_id", Uuid, nullable=True, comment="api_tokens.id of the first request"),
+    Column("fingerprint", String(64), nullable=False, comment="SHA-256: method, path, query, body"),
+    Column("state", String(20), nullable=False),
+    Column("response_status", Integer, nullable=True),
+    Column("response_headers", JSON, nullable=True, comment="Content-Type and Location to replay"),
+    Column("response_body", LargeBinary, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint(_one_of("state", ["in_flight", "completed"]), name="state_known"),
+    CheckConstraint(
+        "state = 'in_flight' OR response_status IS NOT NULL", name="completed_has_status"
+    ),
+    UniqueConstraint("organisation_id", "key"),
+    comment="responses to POSTs replayed for a repeated Idempotency-Key; rows may be pruned",
+)
+Index(None, idempotency_keys.c.expires_at)
