@@ -24,10 +24,12 @@ from warehouse.api.common import (
     storage_json,
     version_json,
 )
+from warehouse.api.licences import LicenceSchema, licence_json
 from warehouse.db import db
 from warehouse.domain.roles import Role
 from warehouse.domain.warehouses import Location, LocationPurpose, StorageConditions, Warehouse
 from warehouse.domain.warehouses import WarehouseKind as Kind
+from warehouse.services import today
 from warehouse.services import versions as versioning
 from warehouse.services import warehouses as service
 from warehouse.services.validation import build
@@ -242,6 +244,31 @@ register_version_endpoints(
     " ``effective_from``;\nthe operator never changes.",
     convert=warehouse_changes,
 )
+
+
+class RegistrationArgsSchema(ma.Schema):
+    on = ma.fields.Date(metadata={"description": "YYYY-MM-DD; default today (China)"})
+
+
+class RegistrationsSchema(ma.Schema):
+    warehouse_id = ma.fields.UUID(required=True)
+    on = ma.fields.Date(required=True)
+    items = ma.fields.List(ma.fields.Nested(LicenceSchema), required=True)
+
+
+@blp.route("/<uuid:warehouse_id>/registrations")
+class Registrations(MethodView):
+    @query_args(blp, RegistrationArgsSchema)
+    @blp.response(200, RegistrationsSchema)
+    def get(self, args: dict[str, Any], warehouse_id: uuid.UUID) -> dict[str, Any]:
+        """Licence versions registering this warehouse's address (库房地址) on a date."""
+        on = args.get("on") or today()
+        found = service.registrations(db.session, current_principal(), warehouse_id, on)
+        return {
+            "warehouse_id": warehouse_id,
+            "on": on,
+            "items": [licence_json(item) for item in found],
+        }
 
 
 @blp.route("/<uuid:warehouse_id>/locations")

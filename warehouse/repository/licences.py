@@ -72,6 +72,20 @@ def chain(session: Session, licence_id: uuid.UUID) -> list[StoredLicence]:
     return _load(session, query)
 
 
+def chains_naming(session: Session, warehouse_id: uuid.UUID) -> list[StoredLicence]:
+    """Return every version of every licence that names the warehouse in any version.
+
+    Whole chains, because the version in effect on a date may be one that no longer (or not
+    yet) lists the warehouse.
+    """
+    naming = (
+        select(LIC.c.licence_id)
+        .join(LIC_WH, LIC_WH.c.licence_version_id == LIC.c.id)
+        .where(LIC_WH.c.warehouse_id == warehouse_id)
+    )
+    return _load(session, select(LIC).where(LIC.c.licence_id.in_(naming)))
+
+
 def held_by(session: Session, holder_ids: Iterable[uuid.UUID]) -> list[Licence]:
     """Return every version of every licence of these holders (the rules pick dates)."""
     query = select(LIC).where(LIC.c.holder_id.in_(set(holder_ids)))

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from warehouse.domain.codes import DivisionCode
+from warehouse.domain.licences import LicenceRegister
 from warehouse.domain.roles import Principal
 from warehouse.domain.warehouses import (
     Location,
@@ -26,8 +27,10 @@ from warehouse.domain.warehouses import (
     WarehouseKind,
 )
 from warehouse.ids import new_id
+from warehouse.repository import licences as licence_rows
 from warehouse.repository import organisations as org_rows
 from warehouse.repository import warehouses as rows
+from warehouse.repository.licences import StoredLicence
 from warehouse.repository.pages import Page, PageRequest
 from warehouse.services import read_transaction, today, write_transaction
 from warehouse.services import versions as versioning
@@ -117,6 +120,26 @@ def get(session: Session, principal: Principal, warehouse_id: uuid.UUID) -> Ware
     """
     with read_transaction(session):
         return _visible(session, principal, warehouse_id)
+
+
+def registrations(
+    session: Session, principal: Principal, warehouse_id: uuid.UUID, on: date | None = None
+) -> tuple[StoredLicence, ...]:
+    """Return the licence versions in effect and valid on ``on`` that register the warehouse.
+
+    This is how "which licence registers its address" is answered: from the licences, on a
+    date, since a licence change can add or drop a warehouse address.
+
+    Raises:
+        NotFound: If the warehouse does not exist or the caller may not see it.
+    """
+    on = on or today()
+    with read_transaction(session):
+        _visible(session, principal, warehouse_id)
+        stored = licence_rows.chains_naming(session, warehouse_id)
+        register = LicenceRegister.of(item.version for item in stored)
+        in_force = {version.id for version in register.registering(str(warehouse_id), on)}
+        return tuple(item for item in stored if item.version.id in in_force)
 
 
 def list_page(
