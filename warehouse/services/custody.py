@@ -39,6 +39,13 @@ from warehouse.services.access import warehouses_visible
 from warehouse.services.errors import NotFound
 
 
+class Missing:
+    """Type of :data:`MISSING`: an argument not given (None is a value: no such record)."""
+
+
+MISSING = Missing()
+
+
 @dataclass(frozen=True, slots=True)
 class CustodyQuestion:
     """The custody-check request as the API receives it."""
@@ -87,11 +94,19 @@ def check(session: Session, principal: Principal, question: CustodyQuestion) -> 
     return CustodyAnswer(request, decision, facts)
 
 
-def load_facts(session: Session, request: CustodyRequest) -> CustodyFacts:
-    """Load the records the rules may read for ``request`` with a few targeted queries."""
+def load_facts(
+    session: Session, request: CustodyRequest, device: StoredDevice | Missing | None = MISSING
+) -> CustodyFacts:
+    """Load the records the rules may read for ``request`` with a few targeted queries.
+
+    ``device`` is the catalogue entry of ``request.di`` (or None) when the caller has already
+    read it in this transaction; otherwise it is read here.
+    """
     on = request.on
     warehouse = warehouse_rows.get(session, uuid.UUID(request.warehouse_id))
-    device = _device_as_of(session, device_rows.find_by_di(session, request.di), on)
+    if isinstance(device, Missing):
+        device = device_rows.find_by_di(session, request.di)
+    device = _device_as_of(session, device, on)
     if warehouse is None:
         return CustodyFacts()
     dated = version_rows.as_of_many(session, "warehouse", [warehouse.id], on)

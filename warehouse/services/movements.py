@@ -69,7 +69,7 @@ from warehouse.repository.devices import StoredDevice
 from warehouse.repository.pages import Page, PageRequest
 from warehouse.services import CHINA_STANDARD_TIME, read_transaction, today, write_transaction
 from warehouse.services.access import is_admin, regulator_prefix
-from warehouse.services.custody import load_facts
+from warehouse.services.custody import MISSING, load_facts
 from warehouse.services.errors import Conflict, FieldError, NotFound, ValidationFailed
 
 MAX_BATCH = 1000
@@ -240,6 +240,11 @@ def _plain_item(item: NewItem) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
+    kind = type(value)
+    if kind is str or kind is int:
+        return value
+    if kind is uuid.UUID:
+        return str(value)
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, uuid.UUID):
@@ -249,10 +254,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
+_DUMPS = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
 def event_hash(event: NewEvent) -> str:
     """SHA-256 of the canonical JSON (sorted keys, no spaces, UTF-8)."""
-    text = json.dumps(canonical(event), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(_DUMPS(canonical(event)).encode("utf-8")).hexdigest()
 
 
 def _time_text(moment: datetime) -> str:
@@ -733,7 +740,10 @@ class _Batch:
     ) -> EventRefused | None:
         request = CustodyRequest(str(c.actor), str(warehouse_id), di, str(owner), c.on)
         try:
-            decision = check_custody(request, load_facts(self.session, request))
+            facts = load_facts(
+                self.session, request, self.devices.get(di) if di in self.devices else MISSING
+            )
+            decision = check_custody(request, facts)
         except UnknownFactError as error:
             return _unknown("items", error.kind, error.key)
         if decision.allowed:
