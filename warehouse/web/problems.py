@@ -17,6 +17,7 @@ import json
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 from flask import Blueprint, Flask, Response, g, request
@@ -109,8 +110,6 @@ class Problem(Exception):
 
 def _default_title(status: int) -> str:
     try:
-        from http import HTTPStatus
-
         return HTTPStatus(status).phrase
     except ValueError:
         return "Error"
