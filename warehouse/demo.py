@@ -27,7 +27,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from udi.checksums import gs1_mod10
-from warehouse import tables, tokens
+from warehouse import demo_events, tables, tokens
 from warehouse.domain.catalogue import ProductionIdentifiers
 from warehouse.domain.codes import credit_code_check_character
 from warehouse.domain.entrustment import LogisticsService
@@ -581,7 +581,10 @@ OTHER_DIS = (
     ),
 )
 DEMO_DI = gtin("0" + "6931234" + "10004")
-"""The 3.0x18mm stent (Class III): the DI of the demo custody checks."""
+"""The 3.0x18mm stent (Class III): the DI of the demo custody checks and demo events."""
+
+BALLOON_DI = gtin("0" + "6931234" + "10010")
+"""The 3.0x20mm PTCA balloon (Class III, lot-level): the demo's lot-quantity movements."""
 
 TOKENS = (
     # (org key, roles, what the token is for)
@@ -612,6 +615,7 @@ def load(session: Session) -> Iterator[str]:
     yield f"demo data: {len(orgs)} organisations, {len(places)} warehouses, " + (
         f"{len(report.imported)} devices added ({len(report.skipped)} already there)"
     )
+    yield from demo_events.record(session, orgs, places, DEMO_DI, BALLOON_DI)
     admin_secret = ""
     for key, roles, purpose in TOKENS:
         name = PLATFORM[0] if key == "platform" else _org(key).name
