@@ -1,0 +1,333 @@
+"""Load benchmark: many concurrent clients against gunicorn + PostgreSQL on 127.0.0.1.
+
+A scratch PostgreSQL database is migrated and loaded with the demo world, gunicorn serves
+``wsgi:app`` (``gthread`` workers, so connections are kept alive), and an asyncio client
+opens ``--clients`` keep-alive connections that each send requests back to back for
+``--seconds``. Phases, each measured on its own and then mixed:
+
+* ``healthz``: ``GET /healthz`` — no database, no auth: the ceiling of this stack on this
+  machine, the baseline every other phase is compared with (ratio = phase req/s ÷ healthz);
+* ``event``: single ``POST /api/v1/events`` receipts (one new lot each);
+* ``scan``: single ``POST /api/v1/scans`` (when the scanning API is present);
+* ``stock``: ``GET /api/v1/stock?di=…`` reads;
+* ``mix``: 70 % single writes, 10 % batches of 50, 20 % reads.
+
+Reported per phase: requests, req/s, ratio to healthz, p50/p99 ms, errors (any non-2xx or
+broken connection). Run: ``.venv/bin/python -m bench.load --seconds 20 --clients 50``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, make_url, text
+
+from bench._common import print_table, write_results
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+Request = tuple[str, str, bytes | None]
+"""(method, path with query, JSON body or None)."""
+
+
+# --- The server under test -------------------------------------------------------------------
+
+
+@contextmanager
+def scratch_database() -> Iterator[str]:
+    admin_url = make_url(os.environ.get("TEST_DATABASE_URL", DEFAULT_PG))
+    name = f"udi_load_{os.getpid()}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def flask(url: str, *args: str) -> str:
+    env = os.environ | {"DATABASE_URL": url}
+    done = subprocess.run(
+        [str(BIN / "flask"), "--app", "wsgi", *args],
+        cwd=REPO,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout
+
+
+@contextmanager
+def gunicorn(url: str, port: int, workers: int, threads: int) -> Iterator[None]:
+    env = os.environ | {
+        "DATABASE_URL": url,
+        "LOG_LEVEL": "WARNING",
+        # Rate limits would measure the limiter, not the service.
+        "UDI_RATELIMIT_ENABLED": "false",
+        "RATELIMIT_ENABLED": "false",
+    }
+    command = [
+        str(BIN / "gunicorn"),
+        f"--workers={workers}",
+        "--worker-class=gthread",
+        f"--threads={threads}",
+        f"--bind=127.0.0.1:{port}",
+        "--keep-alive=30",
+        "--log-level=warning",
+        "wsgi:app",
+    ]
+    process = subprocess.Popen(command, cwd=REPO, env=env, stderr=subprocess.DEVNULL)
+    try:
+        asyncio.run(_wait_for(port))
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+async def _wait_for(port: int) -> None:
+    for _ in range(300):
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"Expected gunicorn on port {port}, got nothing in 30 s.")
+
+
+# --- The demo world's ids and the requests -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class World:
+    token: str
+    maker_id: str
+    quarantine_id: str
+    di: str
+    has_scans: bool
+
+
+def load_world(url: str, has_scans: bool) -> World:
+    from warehouse.demo import BALLOON_DI, ORGS
+
+    output = flask(url, "demo", "load")
+    token = re.search(r"^admin token: (\S+)", output, re.MULTILINE)
+    if token is None:
+        raise RuntimeError(f"Expected an admin token from the demo, got {output!r}")
+    maker_code = next(org.credit_code for org in ORGS if org.key == "maker")
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        maker = connection.execute(
+            text("SELECT id FROM organisations WHERE credit_code = :c"), {"c": maker_code}
+        ).scalar_one()
+        quarantine = connection.execute(
+            text(
+                "SELECT l.id FROM locations l JOIN warehouses w ON w.id = l.warehouse_id "
+                "WHERE w.operator_id = :m AND w.kind = 'registered' AND l.code = 'Q'"
+            ),
+            {"m": maker},
+        ).scalar_one()
+    engine.dispose()
+    return World(token.group(1), str(maker), str(quarantine), BALLOON_DI, has_scans)
+
+
+_lots = itertools.count()
+
+
+def receipt(world: World) -> dict[str, Any]:
+    return {
+        "event_id": str(uuid.uuid4()),
+        "biz_step": "receiving",
+        "event_time": (datetime.now(UTC) - timedelta(minutes=1)).isoformat(),
+        "acting_org_id": world.maker_id,
+        "owner_id": world.maker_id,
+        "location_id": world.quarantine_id,
+        "items": [
+            {
+                "di": world.di,
+                "lot": f"LD{next(_lots):08d}",
+                "quantity": 1,
+                "expiry": "2029-09-30",
+                "production_date": "2026-09-15",
+            }
+        ],
+    }
+
+
+def _json(body: Any) -> bytes:
+    return json.dumps(body).encode()
+
+
+def healthz(world: World) -> Request:
+    return ("GET", "/healthz", None)
+
+
+def single_event(world: World) -> Request:
+    return ("POST", "/api/v1/events", _json(receipt(world)))
+
+
+def event_batch(world: World) -> Request:
+    return ("POST", "/api/v1/events", _json({"events": [receipt(world) for _ in range(50)]}))
+
+
+def stock_read(world: World) -> Request:
+    return ("GET", f"/api/v1/stock?di={world.di}&limit=20", None)
+
+
+def mix(world: World) -> Request:
+    draw = random.random()
+    if draw < 0.7:
+        return single_event(world)
+    if draw < 0.8:
+        return event_batch(world)
+    return stock_read(world)
+
+
+PHASES: dict[str, Callable[[World], Request]] = {
+    "healthz": healthz,
+    "event": single_event,
+    "stock": stock_read,
+    "mix": mix,
+}
+
+
+# --- The client ----------------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+
+
+async def client(
+    port: int, world: World, make: Callable[[World], Request], stop_at: float, tally: Tally
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        while time.perf_counter() < stop_at:
+            method, path, body = make(world)
+            head = (
+                f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Authorization: Bearer {world.token}\r\nConnection: keep-alive\r\n"
+            )
+            if body is not None:
+                head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            started = time.perf_counter()
+            writer.write(head.encode() + b"\r\n" + (body or b""))
+            try:
+                status = await _response(reader)
+            except (OSError, asyncio.IncompleteReadError, ValueError):
+                tally.errors += 1
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                continue
+            tally.latencies.append(time.perf_counter() - started)
+            tally.statuses[status] = tally.statuses.get(status, 0) + 1
+            if not 200 <= status < 300:
+                tally.errors += 1
+    finally:
+        writer.close()
+
+
+async def _response(reader: asyncio.StreamReader) -> int:
+    status_line = await reader.readline()
+    status = int(status_line.split()[1])
+    length, closing = 0, False
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode("latin-1").partition(":")
+        if name.lower() == "content-length":
+            length = int(value)
+        elif name.lower() == "connection" and value.strip().lower() == "close":
+            closing = True
+    await reader.readexactly(length)
+    if closing:
+        raise ConnectionResetError("server closed the connection")
+    return status
+
+
+async def run_phase(
+    port: int, world: World, make: Callable[[World], Request], clients: int, seconds: float
+) -> tuple[Tally, float]:
+    tally = Tally()
+    started = time.perf_counter()
+    stop_at = started + seconds
+    await asyncio.gather(*(client(port, world, make, stop_at, tally) for _ in range(clients)))
+    return tally, time.perf_counter() - started
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--phases", default=",".join(PHASES))
+    args = parser.parse_args()
+
+    port = 18000 + os.getpid() % 1000
+    rows, results = [], []
+    with scratch_database() as url:
+        flask(url, "db", "upgrade")
+        has_scans = _has_scans()
+        world = load_world(url, has_scans)
+        with gunicorn(url, port, args.workers, args.threads):
+            base_rate = None
+            for name in args.phases.split(","):
+                tally, elapsed = asyncio.run(
+                    run_phase(port, world, PHASES[name], args.clients, args.seconds)
+                )
+                rate = len(tally.latencies) / elapsed
+                base_rate = base_rate or rate
+                result = {
+                    "phase": name,
+                    "requests": len(tally.latencies),
+                    "req_per_s": round(rate, 1),
+                    "ratio_to_healthz": round(rate / base_rate, 3),
+                    "p50_ms": round(percentile(tally.latencies, 0.50) * 1000, 1),
+                    "p99_ms": round(percentile(tally.latencies, 0.99) * 1000, 1),
+                    "errors": tally.errors,
+                    "statuses": tally.statuses,
+                }
+                results.append(result)
+                rows.append([result[k] for k in list(result)[:7]])
+    print_table(["phase", "requests", "req/s", "÷ healthz", "p50 ms", "p99 ms", "errors"], rows)
+    config = {k: getattr(args, k) for k in ("seconds", "clients", "workers", "threads")}
+    print(f"wrote {write_results('load', {'config': config, 'results': results})}")
+
+
+def _has_scans() -> bool:
+    return (REPO / "scanning" / "api" / "scans.py").exists()
+
+
+if __name__ == "__main__":
+    main()
