@@ -647,12 +647,12 @@ def _read_date_flag(
     if flag in ("0", "1"):
         value = main[position : position + 4]
         fields.expiry = _expiry(value, "MMYY", offset + position, findings, config)
-        return position + 4
+        return min(position + 4, len(main))  # a short date must not move past the scan
     if flag in _DATE_FLAGS:
         fmt, width = _DATE_FLAGS[flag]
         value = main[position + 1 : position + 1 + width]
         fields.expiry = _expiry(value, fmt, offset + position + 1, findings, config)
-        return position + 1 + width
+        return min(position + 1 + width, len(main))
     if flag == "7":
         return position + 1
     got = repr(flag) if flag else "nothing"

@@ -193,15 +193,17 @@ def _candidates(content: str, symbology: SymbologyId | None, config: ParseConfig
         return ["gs1"]
     if symbology is not None and symbology.value in _LINEAR_GTIN_SYMBOLOGIES:
         return ["gtin"]
-    if content[:1] in _HRI_OR_DIGIT:
-        # The usual GS1 scan: of the formats told by their start, none starts like this, so
-        # only the MA XML attribute test applies (skipping the others is a measurable gain).
-        if 'IAC="MA"' in content[:64]:
-            return ["ma"]
-    else:
+    if content[:1] not in _HRI_OR_DIGIT:
         recognised = _recognised_start(content, config)
         if recognised is not None:
             return recognised
+    formats = _gs1_candidates(content)
+    # An MA XML attribute in what looks like GS1 is tried last: GS1 data may carry the same
+    # text (e.g. AI 240 'IAC="MA"'), and a GS1 reading that works must win.
+    return [*formats, "ma"] if 'IAC="MA"' in content[:64] else formats
+
+
+def _gs1_candidates(content: str) -> list[str]:
     if content.startswith("("):
         return ["gs1_hri"]
     if content.isascii() and content.isdigit() and len(content) in (8, 12, 13, 14):
