@@ -8,7 +8,11 @@ For each engine (SQLite file in WAL mode; PostgreSQL scratch database) and two w
   call ("single") or 500 per call ("batch");
 * ``raw``: events/s inserting only the same ``events`` + ``event_items`` rows with Core
   ``executemany``, one transaction per event or per 500 events — the floor the service is
-  compared with (ratio = service / raw; goal >= 0.3 for batches).
+  compared with (ratio = service / raw; goal >= 0.3 for batches);
+* ``queries/call``: SQL statements the service sent per ``record`` call (counted with a
+  ``before_cursor_execute`` listener; an ``executemany`` counts once; ``BEGIN IMMEDIATE``
+  counts on SQLite, while psycopg's own ``BEGIN``/``COMMIT`` do not), and how many of them
+  the audit seal sent.
 
 Run: ``.venv/bin/python -m bench.events`` (PostgreSQL from ``TEST_DATABASE_URL`` or the local
 server; it creates and drops a scratch database).
@@ -29,6 +33,7 @@ from typing import Any
 
 import flask_migrate
 from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from bench._common import best_rate, print_table, write_results
@@ -126,6 +131,14 @@ def run_engine(engine: str) -> list[dict[str, Any]]:
             flask_migrate.upgrade()
         session = app.extensions["udi_db"].session_factory()
         world = build_world(session)
+        statements = {"all": 0, "audit": 0}
+
+        @sa_event.listens_for(app.extensions["udi_db"].engine, "before_cursor_execute")
+        def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            statements["all"] += 1
+            if "audit_" in statement[:40]:
+                statements["audit"] += 1
+
         serials = itertools.count()
         received: list[str] = []
 
@@ -149,11 +162,18 @@ def run_engine(engine: str) -> list[dict[str, Any]]:
                 outcome = movements.record(session, SYSTEM, events)
                 assert outcome.count("accepted") == len(chunk)
 
+        counted: dict[str, tuple[float, float]] = {}
+
         def service(make: Callable[[int], list[NewEvent]], per_call: int, calls: int) -> int:
             workload = [make(per_call) for _ in range(calls)]
+            before = dict(statements)
             for events in workload:
                 outcome = movements.record(session, SYSTEM, events)
                 assert outcome.count("accepted") == len(events), outcome.results[0]
+            counted[workload[0][0].biz_step.value] = (
+                (statements["all"] - before["all"]) / calls,
+                (statements["audit"] - before["audit"]) / calls,
+            )
             return per_call * calls
 
         def raw(per_call: int, calls: int) -> int:
@@ -173,6 +193,7 @@ def run_engine(engine: str) -> list[dict[str, Any]]:
             accept(list(received))
             pick_rate, _ = best_rate(lambda p=per_call, c=calls: service(picks, p, c), REPEATS)
             for workload, rate in (("receiving", receive_rate), ("picking", pick_rate)):
+                queries, audit = counted[workload]
                 results.append(
                     {
                         "engine": engine,
@@ -181,6 +202,8 @@ def run_engine(engine: str) -> list[dict[str, Any]]:
                         "service_events_per_s": round(rate),
                         "raw_events_per_s": round(raw_rate),
                         "ratio": round(rate / raw_rate, 2),
+                        "queries_per_call": round(queries, 1),
+                        "audit_queries_per_call": round(audit, 1),
                     }
                 )
             print(f"{engine} {mode}: done", file=sys.stderr, flush=True)
@@ -193,7 +216,15 @@ def main() -> None:
     rows = []
     for engine in ("sqlite", "postgresql"):
         rows += run_engine(engine)
-    headers = ["engine", "workload", "mode", "service ev/s", "raw ev/s", "ratio"]
+    headers = [
+        "engine",
+        "workload",
+        "mode",
+        "service ev/s",
+        "raw ev/s",
+        "ratio",
+        "queries/call (audit)",
+    ]
     print_table(
         headers,
         [
@@ -204,6 +235,7 @@ def main() -> None:
                 r["service_events_per_s"],
                 r["raw_events_per_s"],
                 f"{r['ratio']:.2f}x",
+                f"{r['queries_per_call']:g} ({r['audit_queries_per_call']:g})",
             ]
             for r in rows
         ],

@@ -94,6 +94,7 @@ def test_scanners_racing_for_the_last_unit_of_a_lot(race_app: Flask) -> None:
     assert all(quantity >= 0 for _, quantity in rows)
     assert {status: q for status, q in rows if q} == {"picked": 1}
     count = world.session.execute(select(tables.events.c.id)).all()
+    world.session.close()  # return the connection before the race database is dropped
     assert len(count) == 3 + 1  # receive, inspect, put away; then the one winning pick
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import Select, bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
 from warehouse import tables
@@ -169,6 +169,74 @@ def get(session: Session, device_id: uuid.UUID) -> StoredDevice | None:
     """Return the device with this row id, or None."""
     found = _load(session, select(DEV).where(DEV.c.id == device_id))
     return found[0] if found else None
+
+
+_CERT_COLUMNS = [c.label(f"cert_{c.name}") for c in CERT.c]
+_FIND_MANY = (
+    select(
+        DEV,
+        *_CERT_COLUMNS,
+        exists().where(PACK.c.device_id == DEV.c.id).label("has_packages"),
+    )
+    .outerjoin(CERT, CERT.c.device_id == DEV.c.id)
+    .where(
+        or_(
+            DEV.c.di.in_(bindparam("dis", expanding=True)),
+            DEV.c.id.in_(
+                select(PACK.c.device_id).where(
+                    PACK.c.package_di.in_(bindparam("dis", expanding=True))
+                )
+            ),
+        )
+    )
+    .order_by(DEV.c.id, CERT.c.effective_from)
+)
+_PACKAGES_OF = (
+    select(PACK)
+    .where(PACK.c.device_id.in_(bindparam("ids", expanding=True)))
+    .order_by(PACK.c.package_di)
+)
+
+
+def find_many_by_di(session: Session, dis: Iterable[str]) -> dict[str, StoredDevice | None]:
+    """Like :func:`find_by_di` for many DIs at once: DI -> device (or None if unknown).
+
+    Devices and their certificates come in one query (an outer join: a device has a few
+    certificate versions at most); package levels in a second one, only if a device found
+    has any. A movement batch calls this once instead of three queries per DI.
+    """
+    wanted = sorted(set(dis))
+    if not wanted:
+        return {}
+    rows: dict[uuid.UUID, Mapping[str, Any]] = {}
+    certificates: defaultdict[uuid.UUID, list[RegistrationCertificate]] = defaultdict(list)
+    with_packages = []
+    for row in session.execute(_FIND_MANY, {"dis": wanted}).mappings():
+        device_id = row["id"]
+        if device_id not in rows:
+            rows[device_id] = row
+            if row["has_packages"]:
+                with_packages.append(device_id)
+        if row["cert_id"] is not None:
+            fields = {c.name: row[f"cert_{c.name}"] for c in CERT.c}
+            certificates[device_id].append(_to_certificate(fields))
+    packages: defaultdict[uuid.UUID, list[StoredPackage]] = defaultdict(list)
+    if with_packages:
+        for row in session.execute(_PACKAGES_OF, {"ids": with_packages}).mappings():
+            entry = PackageEntry(row["package_di"], row["content_di"], row["quantity"])
+            packages[row["device_id"]].append(StoredPackage(entry, row["level"]))
+    found: dict[str, StoredDevice | None] = dict.fromkeys(wanted)
+    for device_id, row in rows.items():
+        device = StoredDevice(
+            id=str(device_id),
+            issuer=row["issuer"],
+            record=_to_record(row, tuple(certificates[device_id])),
+            packages=tuple(packages[device_id]),
+        )
+        for di in (row["di"], *(p.entry.package_di for p in device.packages)):
+            if di in found:
+                found[di] = device
+    return found
 
 
 def find_by_di(session: Session, di: str) -> StoredDevice | None:

@@ -14,8 +14,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, event, select, update
+from sqlalchemy import ColumnElement, Select, String, and_, bindparam, event, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from warehouse import tables
@@ -58,16 +59,25 @@ def refuse_change(state: ORMExecuteState) -> None:
             )
 
 
-def _locking(session: Session, query: Select[Any]) -> Select[Any]:
+def _in(name: str) -> Any:
+    """An expanding IN parameter: statements are built once and take the list at run time."""
+    return bindparam(name, expanding=True)
+
+
+def _locked(session: Session, query: Select[Any], locked: Select[Any]) -> Select[Any]:
     """``FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already serialises writers."""
-    if session.get_bind().dialect.name == "postgresql":
-        return query.with_for_update()
-    return query
+    return locked if session.get_bind().dialect.name == "postgresql" else query
 
 
-def _dicts(session: Session, query: Any) -> list[dict[str, Any]]:
+def _run(session: Session, query: Any, params: Mapping[str, Any]) -> Any:
+    # Straight to the connection: these are reads inside the service's transaction, and the
+    # ORM session's execute costs more than the query for a batch of one.
+    return session.connection().execute(query, params)
+
+
+def _dicts(session: Session, query: Any, params: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Rows as plain dicts (``dict(RowMapping)`` costs a ``keys()`` call per row)."""
-    result = session.execute(query)
+    result = _run(session, query, params)
     keys = list(result.keys())
     return [dict(zip(keys, row, strict=True)) for row in result]
 
@@ -78,6 +88,12 @@ def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
 
 
 # --- Reads for one batch ------------------------------------------------------------------------
+# Each statement is built once at import: building (and cache-keying) a statement with IN
+# lists cost more than running it for a single event.
+
+_EXISTING_EVENTS = select(EV.c.event_id, EV.c.id, EV.c.event_hash).where(
+    EV.c.event_id.in_(_in("ids"))
+)
 
 
 def existing_events(
@@ -87,10 +103,15 @@ def existing_events(
     wanted = sorted(set(event_ids))
     found: dict[uuid.UUID, tuple[uuid.UUID, str]] = {}
     for chunk in _chunks(wanted):
-        query = select(EV.c.event_id, EV.c.id, EV.c.event_hash).where(EV.c.event_id.in_(chunk))
-        for row in session.execute(query):
-            found[row.event_id] = (row.id, row.event_hash)
+        for event_id, server_id, digest in _run(session, _EXISTING_EVENTS, {"ids": chunk}):
+            found[event_id] = (server_id, digest)
     return found
+
+
+_DECLARED = select(EV.c.declared_event_id).where(EV.c.declared_event_id.is_not(None))
+_EVENT_REFERENCES = select(
+    EV.c.event_id, EV.c.id, EV.c.acting_org_id, EV.c.id.in_(_DECLARED).label("declared")
+).where(EV.c.event_id.in_(_in("ids")))
 
 
 def event_references(
@@ -100,44 +121,64 @@ def event_references(
     wanted = sorted(set(event_ids))
     if not wanted:
         return {}
-    declared = select(EV.c.declared_event_id).where(EV.c.declared_event_id.is_not(None))
-    query = select(
-        EV.c.event_id, EV.c.id, EV.c.acting_org_id, EV.c.id.in_(declared).label("declared")
-    ).where(EV.c.event_id.in_(wanted))
     return {
         row.event_id: (row.id, bool(row.declared), row.acting_org_id)
-        for row in session.execute(query)
+        for row in _run(session, _EVENT_REFERENCES, {"ids": wanted})
     }
+
+
+_LOCATIONS = (
+    select(LOC.c.id, LOC.c.warehouse_id, LOC.c.purpose, WH.c.operator_id)
+    .join(WH, WH.c.id == LOC.c.warehouse_id)
+    .where(LOC.c.id.in_(_in("ids")))
+)
 
 
 def locations(session: Session, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Mapping[str, Any]]:
     """Location rows (with the warehouse's operator) by id."""
-    wanted = set(ids)
+    wanted = sorted(set(ids))
     if not wanted:
         return {}
-    query = (
-        select(LOC.c.id, LOC.c.warehouse_id, LOC.c.purpose, WH.c.operator_id)
-        .join(WH, WH.c.id == LOC.c.warehouse_id)
-        .where(LOC.c.id.in_(wanted))
-    )
-    return {row["id"]: row for row in session.execute(query).mappings()}
+    return {row["id"]: row for row in _run(session, _LOCATIONS, {"ids": wanted}).mappings()}
+
+
+_ORGANISATION_IDS = select(tables.organisations.c.id).where(
+    tables.organisations.c.id.in_(_in("ids"))
+)
+_WAREHOUSE_IDS = select(WH.c.id).where(WH.c.id.in_(_in("ids")))
 
 
 def existing_organisations(session: Session, ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
     """The ids among ``ids`` that are organisations."""
-    wanted = set(ids)
+    wanted = sorted(set(ids))
     if not wanted:
         return set()
-    org = tables.organisations
-    return set(session.execute(select(org.c.id).where(org.c.id.in_(wanted))).scalars())
+    return set(_run(session, _ORGANISATION_IDS, {"ids": wanted}).scalars())
 
 
 def existing_warehouses(session: Session, ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
     """The ids among ``ids`` that are warehouses."""
-    wanted = set(ids)
+    wanted = sorted(set(ids))
     if not wanted:
         return set()
-    return set(session.execute(select(WH.c.id).where(WH.c.id.in_(wanted))).scalars())
+    return set(_run(session, _WAREHOUSE_IDS, {"ids": wanted}).scalars())
+
+
+# SQLite: DI IN (…) AND serial IN (…) walks the (di, serial) index, where a row-value IN list
+# makes it scan the table; pairs not asked for are dropped after reading.
+_UNITS_BY_SERIAL = select(UNIT).where(UNIT.c.di.in_(_in("dis")), UNIT.c.serial.in_(_in("serials")))
+# PostgreSQL: a join with the pairs unnested from two arrays probes the (di, serial) index once
+# per pair. The IN form above scanned every index entry of the DI when the planner's
+# statistics lagged behind a fast-growing table (measured: 38 ms against 9 ms for 400 of
+# 30,000 units of one DI), and one statement takes any number of pairs.
+_PAIRS = (
+    func.unnest(bindparam("dis", type_=ARRAY(String)), bindparam("serials", type_=ARRAY(String)))
+    .table_valued("di", "serial")
+    .render_derived(name="wanted")
+)
+_UNITS_BY_PAIR = select(UNIT).join(
+    _PAIRS, and_(UNIT.c.di == _PAIRS.c.di, UNIT.c.serial == _PAIRS.c.serial)
+)
 
 
 def units_by_serial(
@@ -147,14 +188,18 @@ def units_by_serial(
     ``version``, so a unit changed meanwhile fails the write and the batch is re-run."""
     wanted = set(keys)
     found: dict[tuple[str, str], dict[str, Any]] = {}
+    if wanted and session.get_bind().dialect.name == "postgresql":
+        pairs = sorted(wanted)
+        params = {"dis": [di for di, _ in pairs], "serials": [serial for _, serial in pairs]}
+        for row in _dicts(session, _UNITS_BY_PAIR, params):
+            found[(row["di"], row["serial"])] = row
+        return found
     for chunk in _chunks(sorted(wanted)):
-        # DI IN (…) AND serial IN (…) walks the (di, serial) index on both engines, where a
-        # row-value IN list makes SQLite scan the table; pairs not asked for are dropped.
-        query = select(UNIT).where(
-            UNIT.c.di.in_({di for di, _ in chunk}),
-            UNIT.c.serial.in_({serial for _, serial in chunk}),
-        )
-        for row in _dicts(session, query):
+        params = {
+            "dis": sorted({di for di, _ in chunk}),
+            "serials": sorted({serial for _, serial in chunk}),
+        }
+        for row in _dicts(session, _UNITS_BY_SERIAL, params):
             key = (row["di"], row["serial"])
             if key in wanted:
                 found[key] = row
@@ -164,23 +209,30 @@ def units_by_serial(
 def units_where(session: Session, condition: ColumnElement[bool]) -> list[dict[str, Any]]:
     """Unit rows matching ``condition`` (containers' contents, shipments' units)."""
     query = select(UNIT).where(condition).order_by(UNIT.c.id)
-    return _dicts(session, query)
+    return _dicts(session, query, {})
+
+
+_STOCK_BY_LOT = (
+    select(STOCK)
+    .where(STOCK.c.di.in_(_in("dis")), STOCK.c.lot.in_(_in("lots")))
+    .order_by(STOCK.c.id)
+)
+_STOCK_BY_LOT_LOCKED = _STOCK_BY_LOT.with_for_update()
 
 
 def stock_by_lot(session: Session, keys: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
     """Stock rows of these (DI, lot) pairs, locked for the transaction on PostgreSQL."""
     wanted = set(keys)
     rows: list[dict[str, Any]] = []
+    query = _locked(session, _STOCK_BY_LOT, _STOCK_BY_LOT_LOCKED)
     for chunk in _chunks(sorted(wanted)):
-        query = select(STOCK).where(
-            STOCK.c.di.in_({di for di, _ in chunk}), STOCK.c.lot.in_({lot for _, lot in chunk})
-        )
-        rows += [
-            r
-            for r in _dicts(session, _locking(session, query.order_by(STOCK.c.id)))
-            if (r["di"], r["lot"]) in wanted
-        ]
+        params = {"dis": sorted({di for di, _ in chunk}), "lots": sorted({lot for _, lot in chunk})}
+        rows += [r for r in _dicts(session, query, params) if (r["di"], r["lot"]) in wanted]
     return rows
+
+
+_CONTAINERS = select(BOX).where(BOX.c.sscc.in_(_in("ssccs"))).order_by(BOX.c.sscc)
+_CONTAINERS_LOCKED = _CONTAINERS.with_for_update()
 
 
 def containers(session: Session, ssccs: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -188,8 +240,15 @@ def containers(session: Session, ssccs: Iterable[str]) -> dict[str, dict[str, An
     wanted = sorted(set(ssccs))
     if not wanted:
         return {}
-    query = select(BOX).where(BOX.c.sscc.in_(wanted)).order_by(BOX.c.sscc)
-    return {row["sscc"]: dict(row) for row in session.execute(_locking(session, query)).mappings()}
+    query = _locked(session, _CONTAINERS, _CONTAINERS_LOCKED)
+    return {row["sscc"]: row for row in _dicts(session, query, {"ssccs": wanted})}
+
+
+_SHIPMENTS = select(SHIP).where(SHIP.c.id.in_(_in("ids"))).order_by(SHIP.c.id)
+_SHIPMENTS_LOCKED = _SHIPMENTS.with_for_update()
+_SHIPMENT_ITEMS = (
+    select(SHIP_ITEM).where(SHIP_ITEM.c.shipment_id.in_(_in("ids"))).order_by(SHIP_ITEM.c.id)
+)
 
 
 def shipments(
@@ -199,23 +258,27 @@ def shipments(
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    query = select(SHIP).where(SHIP.c.id.in_(wanted)).order_by(SHIP.c.id)
-    found = {
-        row["id"]: (dict(row), []) for row in session.execute(_locking(session, query)).mappings()
+    query = _locked(session, _SHIPMENTS, _SHIPMENTS_LOCKED)
+    found: dict[uuid.UUID, tuple[dict[str, Any], list[dict[str, Any]]]] = {
+        row["id"]: (row, []) for row in _dicts(session, query, {"ids": wanted})
     }
-    items = select(SHIP_ITEM).where(SHIP_ITEM.c.shipment_id.in_(wanted)).order_by(SHIP_ITEM.c.id)
-    for row in session.execute(items).mappings():
-        found[row["shipment_id"]][1].append(dict(row))
+    for row in _dicts(session, _SHIPMENT_ITEMS, {"ids": wanted}):
+        found[row["shipment_id"]][1].append(row)
     return found
 
 
 # --- Writes for one batch -----------------------------------------------------------------------
 
 
+_INSERTS: dict[str, Any] = {}
+
+
 def insert_rows(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
     """One ``executemany`` insert (no RETURNING: it is the fast path on both engines)."""
     if rows:
-        session.execute(table.insert(), rows)
+        if table.name not in _INSERTS:
+            _INSERTS[table.name] = table.insert()
+        session.execute(_INSERTS[table.name], rows)
 
 
 _UNIT_FIELDS = (
@@ -231,47 +294,124 @@ _UNIT_FIELDS = (
 )
 
 
-def update_units(session: Session, rows: list[dict[str, Any]]) -> int:
+_ALWAYS_SET = ("last_event_id", "updated_at")
+_UPDATE_UNIT: dict[tuple[str, ...], Any] = {}
+
+
+def _update_unit_statement(fields: tuple[str, ...]) -> Any:
+    """SQLite: the compare-and-set setting only ``fields`` (and the version), built once.
+
+    Setting only what changed spares SQLite the upkeep of indexes on columns that did not
+    (it re-indexes every indexed column named in SET) and the binding of unchanged values.
+    """
+    if fields not in _UPDATE_UNIT:
+        _UPDATE_UNIT[fields] = (
+            update(UNIT)
+            .where(UNIT.c.id == bindparam("b_id"), UNIT.c.version == bindparam("b_version"))
+            .values(version=UNIT.c.version + 1, **{f: bindparam(f"b_{f}") for f in fields})
+        )
+    return _UPDATE_UNIT[fields]
+
+
+_UNIT_COLUMNS = ("id", "version", *_UNIT_FIELDS)
+_NEW_UNITS = (
+    func.unnest(*(bindparam(f"a_{c}", type_=ARRAY(UNIT.c[c].type)) for c in _UNIT_COLUMNS))
+    .table_valued(*_UNIT_COLUMNS)
+    .render_derived(name="changed")
+)
+_UPDATE_UNITS_SET = (
+    update(UNIT)
+    .where(UNIT.c.id == _NEW_UNITS.c.id, UNIT.c.version == _NEW_UNITS.c.version)
+    .values(version=UNIT.c.version + 1, **{f: _NEW_UNITS.c[f] for f in _UNIT_FIELDS})
+)
+"""PostgreSQL: one ``UPDATE … FROM unnest(arrays)`` for the whole batch: a constant statement
+with one array per column, measured 1.5x faster than the pipelined ``executemany`` for 500
+units (an ``UPDATE … FROM (VALUES …)`` with 500 rows of parameters was 3-4x slower)."""
+
+
+def update_units(
+    session: Session,
+    rows: list[dict[str, Any]],
+    stored: Mapping[uuid.UUID, Mapping[str, Any]] | None = None,
+) -> int:
     """Compare-and-set each unit on its ``version``; return how many rows matched.
 
-    One ``executemany`` (pipelined by psycopg). A single ``UPDATE … FROM (VALUES …)`` was
-    measured 3-4x slower on PostgreSQL for 500 rows (statement size and compilation).
+    ``rows`` name each unit once. A row whose version moved on matches nothing, so a count
+    short of ``len(rows)`` means a concurrent writer got there first. ``stored`` (the rows
+    as read, by id) lets SQLite set only the columns that changed.
     """
     if not rows:
         return 0
-    statement = (
-        update(UNIT)
-        .where(UNIT.c.id == bindparam("b_id"), UNIT.c.version == bindparam("b_version"))
-        .values(
-            version=UNIT.c.version + 1,
-            **{field: bindparam(f"b_{field}") for field in _UNIT_FIELDS},
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        arrays = {f"a_{c}": [r[c] for r in rows] for c in _UNIT_COLUMNS}
+        return connection.execute(_UPDATE_UNITS_SET, arrays).rowcount
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for r in rows:
+        before = stored.get(r["id"]) if stored is not None else None
+        fields = _ALWAYS_SET + tuple(
+            f
+            for f in _UNIT_FIELDS
+            if f not in _ALWAYS_SET and (before is None or before[f] != r[f])
         )
-    )
-    params = [
-        {"b_id": r["id"], "b_version": r["version"], **{f"b_{f}": r[f] for f in _UNIT_FIELDS}}
-        for r in rows
-    ]
+        params = {"b_id": r["id"], "b_version": r["version"], **{f"b_{f}": r[f] for f in fields}}
+        groups.setdefault(fields, []).append(params)
     matched = 0
-    for chunk in _chunks(params):
-        result = session.connection().execute(statement, list(chunk))
-        matched += result.rowcount
+    for fields, params in groups.items():
+        statement = _update_unit_statement(fields)
+        for chunk in _chunks(params):
+            matched += connection.execute(statement, list(chunk)).rowcount
     return matched
+
+
+_STOCK_KEY = ("owner_id", "possessor_id", "location_id", "di", "lot", "status")
+_ADD_STOCK: dict[str, Any] = {}
+
+
+def _add_stock_statement(dialect_name: str) -> Any:
+    """The upsert of :func:`add_stock`, built once per dialect (``excluded`` is costly)."""
+    if dialect_name not in _ADD_STOCK:
+        dialect = postgresql if dialect_name == "postgresql" else sqlite
+        statement = dialect.insert(STOCK)
+        _ADD_STOCK[dialect_name] = statement.on_conflict_do_update(
+            index_elements=list(_STOCK_KEY),
+            set_={
+                "quantity": STOCK.c.quantity + statement.excluded.quantity,
+                "updated_at": statement.excluded.updated_at,
+            },
+        )
+    return _ADD_STOCK[dialect_name]
 
 
 def add_stock(session: Session, rows: list[dict[str, Any]]) -> None:
     """Add quantities: insert a balance or increase it (``ON CONFLICT DO UPDATE``)."""
     if not rows:
         return
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(STOCK)
-    statement = statement.on_conflict_do_update(
-        index_elements=["owner_id", "possessor_id", "location_id", "di", "lot", "status"],
-        set_={
-            "quantity": STOCK.c.quantity + statement.excluded.quantity,
-            "updated_at": statement.excluded.updated_at,
-        },
-    )
-    session.execute(statement, rows)
+    session.execute(_add_stock_statement(session.get_bind().dialect.name), rows)
+
+
+_CHANGE_STOCK = (
+    update(STOCK)
+    .where(STOCK.c.id == bindparam("b_id"), STOCK.c.quantity + bindparam("b_delta") >= 0)
+    .values(quantity=STOCK.c.quantity + bindparam("b_delta"), updated_at=bindparam("b_at"))
+)
+
+
+def change_stock(session: Session, changes: list[tuple[uuid.UUID, int]], at: datetime) -> bool:
+    """Add ``delta`` (negative to take) to existing balances by id, all in one ``executemany``.
+
+    A balance is only decreased if it holds enough (the CHECK would refuse a negative one
+    anyway, but as an error that aborts the transaction). Returns whether every balance
+    changed: False means one changed meanwhile and the caller must start over.
+    """
+    if not changes:
+        return True
+    params = [{"b_id": id_, "b_delta": delta, "b_at": at} for id_, delta in changes]
+    connection = session.connection()
+    matched = 0
+    for chunk in _chunks(params):
+        matched += connection.execute(_CHANGE_STOCK, list(chunk)).rowcount
+    return matched == len(changes)
 
 
 def take_stock(session: Session, key: Mapping[str, Any], quantity: int, at: datetime) -> bool:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, select
+from sqlalchemy import ColumnElement, String, bindparam, select
 from sqlalchemy.orm import Session
 
 from warehouse import tables
@@ -77,12 +77,16 @@ def get(session: Session, org_id: uuid.UUID) -> Organisation | None:
     return to_organisation(row) if row is not None else None
 
 
+_GET_MANY = select(ORG).where(ORG.c.id.in_(bindparam("ids", expanding=True)))
+"""Built once: every movement batch runs it, and building it cost more than running it."""
+
+
 def get_many(session: Session, org_ids: Iterable[uuid.UUID | str]) -> dict[str, Organisation]:
     """Return the organisations among ``org_ids`` by string id, in one query."""
-    wanted = {uuid.UUID(str(org_id)) for org_id in org_ids}
+    wanted = sorted({uuid.UUID(str(org_id)) for org_id in org_ids})
     if not wanted:
         return {}
-    rows = session.execute(select(ORG).where(ORG.c.id.in_(wanted))).mappings()
+    rows = session.execute(_GET_MANY, {"ids": wanted}).mappings()
     return {str(row["id"]): to_organisation(row) for row in rows}
 
 

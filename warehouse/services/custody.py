@@ -17,6 +17,7 @@ the date is read as that first version.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session
 from warehouse.domain.custody import CustodyDecision, CustodyFacts, CustodyRequest, check_custody
 from warehouse.domain.entrustment import LogisticsService
 from warehouse.domain.roles import Principal
+from warehouse.domain.warehouses import Warehouse
 from warehouse.errors import UnknownFactError
 from warehouse.repository import agreements as agreement_rows
 from warehouse.repository import devices as device_rows
@@ -101,40 +103,66 @@ def load_facts(
 
     ``device`` is the catalogue entry of ``request.di`` (or None) when the caller has already
     read it in this transaction; otherwise it is read here.
+
+    Versions come first, in two queries (what the request names, then what the chains and
+    agreements name): a record's current row is read only when it has no version at all,
+    since a version in effect replaces the row anyway.
     """
     on = request.on
-    warehouse = warehouse_rows.get(session, uuid.UUID(request.warehouse_id))
+    warehouse_id = uuid.UUID(request.warehouse_id)
+    actor, owner = uuid.UUID(request.actor_id), uuid.UUID(request.owner_id)
     if isinstance(device, Missing):
-        device = device_rows.find_by_di(session, request.di)
-    device = _device_as_of(session, device, on)
+        device = device_rows.find_many_by_di(session, [request.di])[request.di]
+    dated = version_rows.as_of_entities(
+        session,
+        {
+            "warehouse": [warehouse_id],
+            "device": [device.id] if device else [],
+            "organisation": [actor, owner],
+        },
+        on,
+    )
+    device = _device_as_of(device, dated)
+    version = dated.get(("warehouse", str(warehouse_id)))
+    if version is not None:
+        warehouse: Warehouse | None = warehouse_rows.from_version(version)
+    else:
+        warehouse = warehouse_rows.get(session, warehouse_id)
     if warehouse is None:
         return CustodyFacts()
-    dated = version_rows.as_of_many(session, "warehouse", [warehouse.id], on)
-    if warehouse.id in dated:
-        warehouse = warehouse_rows.from_version(dated[warehouse.id])
-    actor, operator = uuid.UUID(request.actor_id), uuid.UUID(warehouse.operator_id)
+    operator = uuid.UUID(warehouse.operator_id)
     registrant = uuid.UUID(device.record.registrant_id) if device else None
     links = link_rows.upward(session, [operator, *([registrant] if registrant else [])])
     licences = licence_rows.held_by(session, [actor, operator])
-    agreements = agreement_rows.between(session, uuid.UUID(request.owner_id), actor)
-    dated = version_rows.as_of_many(
-        session, "entrustment_agreement", [a.id for a in agreements], on
-    )
-    agreements = [
-        agreement_rows.from_version(dated[a.id]) if a.id in dated else a for a in agreements
-    ]
+    agreements = agreement_rows.between(session, owner, actor)
     org_ids = {request.actor_id, request.owner_id, warehouse.operator_id}
     org_ids |= {s.link.parent_id for s in links} | {s.link.child_id for s in links}
     if device is not None:
         org_ids.add(device.record.registrant_id)
+    known = {org_id for entity, org_id in dated if entity == "organisation"}
+    more = version_rows.as_of_entities(
+        session,
+        {"entrustment_agreement": [a.id for a in agreements], "organisation": org_ids - known},
+        on,
+    )
+    dated.update(more)
+    agreements = [
+        agreement_rows.from_version(dated[("entrustment_agreement", a.id)])
+        if ("entrustment_agreement", a.id) in dated
+        else a
+        for a in agreements
+    ]
+    organisations = {
+        org_id: org_rows.from_version(dated[("organisation", org_id)])
+        for org_id in org_ids
+        if ("organisation", org_id) in dated
+    }
+    organisations.update(org_rows.get_many(session, org_ids - set(organisations)))
     # Other warehouses only appear in messages ("registered: …"), by name.
     named = {w for v in licences for w in v.warehouse_ids}
     named |= {w for a in agreements for w in a.warehouse_ids}
     warehouses = warehouse_rows.get_many(session, named - {warehouse.id})
     warehouses[warehouse.id] = warehouse
-    organisations = org_rows.get_many(session, org_ids)
-    for org_id, version in version_rows.as_of_many(session, "organisation", org_ids, on).items():
-        organisations[org_id] = org_rows.from_version(version)
     return CustodyFacts.of(
         organisations=organisations.values(),
         warehouses=warehouses.values(),
@@ -146,12 +174,14 @@ def load_facts(
     )
 
 
-def _device_as_of(session: Session, device: StoredDevice | None, on: date) -> StoredDevice | None:
-    """The catalogue record as its version in effect on ``on`` shows it."""
+def _device_as_of(
+    device: StoredDevice | None, dated: Mapping[tuple[str, str], version_rows.Version]
+) -> StoredDevice | None:
+    """The catalogue record as its version in effect (already in ``dated``) shows it."""
     if device is None:
         return None
-    dated = version_rows.as_of_many(session, "device", [device.id], on)
-    if device.id not in dated:
+    version = dated.get(("device", device.id))
+    if version is None:
         return device
-    record = device_rows.record_from_version(dated[device.id], device.record.certificates)
+    record = device_rows.record_from_version(version, device.record.certificates)
     return StoredDevice(device.id, device.issuer, record, device.packages)

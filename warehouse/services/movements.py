@@ -8,15 +8,18 @@ How a batch runs (docs/movements.md):
 
 1. ``BEGIN IMMEDIATE`` on SQLite; on PostgreSQL every stock balance, container and shipment
    the batch can touch is read ``FOR UPDATE`` in a handful of queries (units are read
-   without locks: they are written by compare-and-set).
+   without locks: they are written by compare-and-set). Event ids are not looked up on the
+   first attempt (see :func:`record`); devices are read for all DIs at once.
 2. Events are decided one by one, in request order, against that state held in memory: an
    event's effects are staged, and applied to the in-memory state only if every item passes,
    so a refused event leaves no trace and later events see earlier accepted ones.
-3. The accepted events and the net changes are written with bulk Core statements; stock is
-   decreased by conditional ``UPDATE … WHERE quantity >= :n`` and units by compare-and-set on
-   ``version``. A row that changed anyway (rowcount 0), a unique violation from a concurrent
-   insert, or a PostgreSQL serialization failure/deadlock rolls back and re-runs the batch,
-   which then sees the winner's writes and refuses the loser with a 409 problem.
+3. The accepted events and the net changes are written with bulk Core statements; balances
+   read change by id in one ``executemany`` guarded by ``quantity + delta >= 0``, new ones
+   are upserted, and units are written by compare-and-set on ``version`` (one
+   ``UPDATE … FROM unnest(arrays)`` on PostgreSQL). A row that changed anyway (rowcount
+   short), a unique violation from a concurrent insert, or a PostgreSQL serialization
+   failure/deadlock rolls back and re-runs the batch, which then sees the winner's writes
+   and refuses the loser with a 409 problem.
 """
 
 from __future__ import annotations
@@ -220,7 +223,7 @@ def canonical(event: NewEvent) -> dict[str, Any]:
     body: dict[str, Any] = {}
     for name in _EVENT_FIELDS:
         value = getattr(event, name)
-        if value is None or value == ():
+        if value is None or (type(value) is tuple and not value):  # `== ()` ran UUID.__eq__
             continue
         if name == "items":
             body[name] = [_plain_item(item) for item in value]
@@ -243,15 +246,24 @@ def _plain(value: Any) -> Any:
     kind = type(value)
     if kind is str or kind is int:
         return value
-    if kind is uuid.UUID:
-        return str(value)
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
+    convert = _CONVERTERS.get(kind)
+    if convert is None:
+        convert = _CONVERTERS[kind] = _converter(kind)
+    return convert(value)
+
+
+def _converter(kind: type) -> Any:
+    """How values of ``kind`` become JSON (depends on the type only, so it is kept per type)."""
+    if issubclass(kind, Enum):
+        return lambda value: value.value
+    if issubclass(kind, uuid.UUID):
+        return str
+    if issubclass(kind, date):
+        return lambda value: value.isoformat()
+    return lambda value: value
+
+
+_CONVERTERS: dict[type, Any] = {}
 
 
 _DUMPS = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
@@ -294,14 +306,29 @@ def record(
     if len(events) > MAX_BATCH:
         message = f"Expected at most {MAX_BATCH} events, got {len(events)}."
         raise ValidationFailed("batch", [FieldError("events", "request.batch_too_large", message)])
-    for attempt in range(RETRIES):
+    # The first attempt assumes every event_id is new (the usual case) and skips looking them
+    # up: a replayed event is either refused by the state it already changed (the refused ids
+    # are then looked up) or accepted again and fails the unique index on event_id. Either way
+    # the batch is re-run with the lookup, which answers it as a duplicate (or
+    # ``event.id_reused``); that re-run does not count as a retry.
+    look_up = False
+    attempt = 0
+    while True:
         try:
             with write_transaction(session):
-                return _Batch(session, principal, events).run()
+                return _Batch(session, principal, events, look_up=look_up).run()
+        except _Replayed:
+            look_up = True
+            continue
         except (_Retry, IntegrityError) as error:
-            if isinstance(error, IntegrityError) and not _unique_violation(error):
-                raise
-            if attempt == RETRIES - 1:
+            if isinstance(error, IntegrityError):
+                if not _unique_violation(error):
+                    raise
+                if not look_up:
+                    look_up = True
+                    continue
+            attempt += 1
+            if attempt == RETRIES:
                 raise Conflict(
                     "stock.conflict",
                     "Expected the batch to apply, got concurrent changes to the same stock "
@@ -310,11 +337,11 @@ def record(
         except DBAPIError as error:
             if getattr(error.orig, "sqlstate", None) not in ("40001", "40P01"):
                 raise
-            if attempt == RETRIES - 1:
+            attempt += 1
+            if attempt == RETRIES:
                 raise Conflict(
                     "stock.conflict", "Expected the batch to apply, got a deadlock."
                 ) from error
-    raise AssertionError("unreachable")
 
 
 def _unique_violation(error: IntegrityError) -> bool:
@@ -324,6 +351,10 @@ def _unique_violation(error: IntegrityError) -> bool:
 
 class _Retry(Exception):
     """A conditional write matched no row: something changed since the locked read."""
+
+
+class _Replayed(Exception):
+    """An event refused without looking its id up was stored before: re-run with the lookup."""
 
 
 _MOVES_WITHIN = frozenset({BizStep.STORING, BizStep.STOCKING, BizStep.RETURNING})
@@ -341,6 +372,9 @@ class _Balance:
     quantity: int
     stored: int
     """Quantity in the database when read (0 for a new balance)."""
+
+    id: uuid.UUID | None = None
+    """Row id of a balance read from the database (None for a new one)."""
 
 
 @dataclass
@@ -374,14 +408,21 @@ class _Context:
 
 class _Batch:
     def __init__(
-        self, session: Session, principal: Principal, events: Sequence[NewEvent | EventRefused]
+        self,
+        session: Session,
+        principal: Principal,
+        events: Sequence[NewEvent | EventRefused],
+        *,
+        look_up: bool = True,
     ) -> None:
         self.session = session
+        self.look_up = look_up  # look the event ids up first (else a replay fails the insert)
         self.principal = principal
         self.events = events
         self.now = datetime.now(UTC)
         self.batch_id = new_id()
         self.units: dict[tuple[str, str], dict[str, Any]] = {}
+        self.stored_units: dict[uuid.UUID, dict[str, Any]] = {}
         self.dirty_units: set[tuple[str, str]] = set()
         self.stock: dict[StockKey, _Balance] = {}
         self.boxes: dict[str, dict[str, Any]] = {}
@@ -398,7 +439,8 @@ class _Batch:
 
     def run(self) -> BatchResult:
         new = [e for e in self.events if isinstance(e, NewEvent)]
-        self.known = rows.existing_events(self.session, [e.event_id for e in new])
+        if self.look_up:
+            self.known = rows.existing_events(self.session, [e.event_id for e in new])
         self._load(new)
         results = []
         for index, event in enumerate(self.events):
@@ -406,6 +448,14 @@ class _Batch:
                 results.append(EventResult(index, "rejected", None, event))
                 continue
             results.append(self._one(index, event))
+        if not self.look_up:
+            refused = [
+                event.event_id
+                for event, result in zip(self.events, results, strict=True)
+                if isinstance(event, NewEvent) and result.status == "rejected"
+            ]
+            if refused and rows.existing_events(self.session, refused):
+                raise _Replayed()
         self._flush()
         return BatchResult(str(self.batch_id), tuple(results))
 
@@ -455,9 +505,7 @@ class _Batch:
             s, {e.destination_warehouse_id for e in events if e.destination_warehouse_id}
         )
         dis = {i.di for e in events for i in e.items if i.di}
-        self.devices: dict[str, StoredDevice | None] = {
-            di: device_rows.find_by_di(s, di) for di in sorted(dis)
-        }
+        self.devices: dict[str, StoredDevice | None] = device_rows.find_many_by_di(s, dis)
         refs = {r for e in events for r in (e.corrects_event_id, e.declares_event_id) if r}
         for client_id, (server_id, declared, actor) in rows.event_references(s, refs).items():
             self.referable[client_id] = (server_id, declared, actor)
@@ -476,6 +524,8 @@ class _Batch:
         if conditions:
             for unit in rows.units_where(s, or_(*conditions)):
                 self.units.setdefault((unit["di"], unit["serial"]), unit)
+        # The rows as read (never mutated: changes are new dicts), for writing only what changed.
+        self.stored_units = {u["id"]: u for u in self.units.values()}
         in_transit = {u["shipment_id"] for u in self.units.values() if u["shipment_id"]}
         more = rows.shipments(s, in_transit - set(self.shipments))
         self.shipments.update(more)
@@ -485,7 +535,7 @@ class _Batch:
         for row in rows.stock_by_lot(s, lots):
             key = _stock_key(row)
             self.stock[key] = _Balance(
-                row["warehouse_id"], row["expiry"], row["quantity"], row["quantity"]
+                row["warehouse_id"], row["expiry"], row["quantity"], row["quantity"], row["id"]
             )
 
     # -- planning one event --
@@ -1417,14 +1467,18 @@ class _Batch:
             unit["updated_at"] = self.now
             (new_units if self.units[key].get("_new") else changed_units).append(unit)
         rows.insert_rows(s, tables.units, new_units)
-        if rows.update_units(s, changed_units) != len(changed_units):
+        if rows.update_units(s, changed_units, self.stored_units) != len(changed_units):
             raise _Retry()
-        additions = []
+        additions, changes = [], []
         for key, balance in sorted(self.stock.items(), key=lambda kv: _order(kv[0])):
             delta = balance.quantity - balance.stored
-            if delta < 0 and not rows.take_stock(s, _key_dict(key), -delta, self.now):
-                raise _Retry()
-            if delta > 0:
+            if delta == 0:
+                continue
+            if balance.id is not None:
+                changes.append((balance.id, delta))
+            elif delta < 0:
+                raise _Retry()  # cannot happen: only balances read can be taken from
+            else:
                 additions.append(
                     {
                         "id": new_id(),
@@ -1435,6 +1489,10 @@ class _Batch:
                         "updated_at": self.now,
                     }
                 )
+        # Existing balances (locked when read on PostgreSQL) change by id in one executemany;
+        # new ones are upserted, in case a concurrent batch created the same balance.
+        if not rows.change_stock(s, changes, self.now):
+            raise _Retry()
         rows.add_stock(s, additions)
         for sscc in sorted(self.dirty_boxes):
             rows.upsert_container(s, self.boxes[sscc], sscc in self.box_existed)
@@ -1442,6 +1500,10 @@ class _Batch:
             if not rows.mark_received(s, shipment_id, event_id):
                 raise _Retry()
         rows.insert_rows(s, tables.discrepancies, self.out["discrepancies"])
+        # Sealed last: the audit chain's head stays locked only from here to the commit.
+        from warehouse.services import audit
+
+        audit.seal_batch(s, self.batch_id, self.out["events"], self.out["event_items"])
 
 
 def _stock_key(row: Mapping[str, Any]) -> StockKey:
