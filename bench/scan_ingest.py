@@ -1,0 +1,289 @@
+"""Benchmark: scan ingestion over HTTP (gunicorn) next to ``udi.parse`` alone on the same scans.
+
+For each engine (SQLite file; PostgreSQL scratch database on 127.0.0.1) a world is built
+(tests/movements_world.py), a scanner is registered, gunicorn serves ``wsgi:app`` and:
+
+* ``batch``: ``POST /api/v1/scans/batch`` with 500 new receipts of serialised stents per
+  request, sent one after the other: scans/s end to end (quirks, parse, catalogue, custody,
+  movement rules, events, stock projections, scan rows). Baseline measured in the same run:
+  ``udi.parse`` alone on the same raw texts, in this process (ratio = batch ÷ parse; the
+  issue's goal is >= 0.5);
+* ``single``: ``POST /api/v1/scans`` with one new receipt each, from ``--clients`` concurrent
+  keep-alive connections for ``--seconds``: req/s, p50 and p99 (goal >= 1,000 req/s, p99 <=
+  50 ms).
+
+Run: ``.venv/bin/python -m bench.scan_ingest`` (``--engines sqlite,postgresql``,
+``--batches 4``, ``--clients 50``, ``--seconds 10``). Writes bench/results/scan_ingest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+from sqlalchemy import create_engine, make_url, text
+
+import udi
+from bench._common import best_rate, print_table, write_results
+from scanning import devices
+from tests.movements_world import build_world
+from tests.scanning_world import stent_label
+from warehouse.services.access import SYSTEM
+from wsgi import create_app
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class Site:
+    """What the load needs: the scanner's token, the receiving location and the owner."""
+
+    token: str
+    location_id: str
+    owner_id: str
+
+
+@dataclass
+class Tally:
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+
+
+_serials = itertools.count()
+
+
+def new_scan(site: Site) -> dict[str, object]:
+    """A receipt of a stent never seen before."""
+    return {
+        "scan_id": str(uuid.uuid4()),
+        "scan": stent_label(f"B{next(_serials):09d}"),
+        "device_time": datetime.now(UTC).isoformat(),
+        "operation": "receive",
+        "location_id": site.location_id,
+        "owner_id": site.owner_id,
+    }
+
+
+# --- The server under test -------------------------------------------------------------------
+
+
+@contextmanager
+def scratch_database(engine: str) -> Iterator[str]:
+    if engine == "sqlite":
+        with tempfile.TemporaryDirectory() as folder:
+            yield f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
+        return
+    admin_url = make_url(os.environ.get("TEST_DATABASE_URL", DEFAULT_PG))
+    name = f"udi_scan_bench_{os.getpid()}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def prepare(url: str) -> Site:
+    """Migrate, build the world and register a scanner at the 3PL's warehouse."""
+    env = os.environ | {"DATABASE_URL": url}
+    subprocess.run(
+        [str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"],
+        cwd=REPO,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    app = create_app({"DATABASE_URL": url, "LOG_LEVEL": "WARNING"})
+    session = app.extensions["udi_db"].session_factory()
+    world = build_world(session)
+    new = devices.NewScanner(world["W-P"], "bench", {}, world["P"])
+    registered = devices.register(session, SYSTEM, new)
+    site = Site(registered.token, str(world["W-P/Q"]), str(world["X"]))
+    session.close()
+    app.extensions["udi_db"].engine.dispose()
+    return site
+
+
+@contextmanager
+def gunicorn(url: str, port: int, workers: int, threads: int) -> Iterator[None]:
+    env = os.environ | {
+        "DATABASE_URL": url,
+        "LOG_LEVEL": "WARNING",
+        "UDI_RATELIMIT_ENABLED": "false",  # measure the service, not a rate limiter
+        "RATELIMIT_ENABLED": "false",
+    }
+    command = [
+        str(BIN / "gunicorn"),
+        f"--workers={workers}",
+        "--worker-class=gthread",
+        f"--threads={threads}",
+        f"--bind=127.0.0.1:{port}",
+        "--keep-alive=30",
+        "--log-level=warning",
+        "wsgi:app",
+    ]
+    process = subprocess.Popen(command, cwd=REPO, env=env, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(300):
+            try:
+                requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+                break
+            except requests.RequestException:
+                time.sleep(0.1)
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+# --- Phases ------------------------------------------------------------------------------------
+
+
+def batches(port: int, site: Site, count: int) -> tuple[float, float, int]:
+    """(scans/s over all batches, best batch's scans/s, scans refused)."""
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {site.token}"
+    total, best, refused = 0.0, 0.0, 0
+    for _ in range(count):
+        body = {"scans": [new_scan(site) for _ in range(BATCH)]}
+        started = time.perf_counter()
+        response = http.post(f"http://127.0.0.1:{port}/api/v1/scans/batch", json=body, timeout=300)
+        elapsed = time.perf_counter() - started
+        response.raise_for_status()
+        refused += response.json()["rejected"]
+        total += elapsed
+        best = max(best, BATCH / elapsed)
+    return count * BATCH / total, best, refused
+
+
+def parse_only() -> float:
+    """``udi.parse`` scans/s on the same kind of raw texts, in this process."""
+    texts = [stent_label(f"B{n:09d}") for n in range(BATCH)]
+
+    def run() -> int:
+        for raw in texts:
+            udi.parse(raw)
+        return len(texts)
+
+    rate, _ = best_rate(run, repeats=5)
+    return rate
+
+
+async def _client(port: int, site: Site, stop_at: float, tally: Tally) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        while time.perf_counter() < stop_at:
+            body = json.dumps(new_scan(site)).encode()
+            head = (
+                f"POST /api/v1/scans HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Authorization: Bearer {site.token}\r\nConnection: keep-alive\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            )
+            started = time.perf_counter()
+            writer.write(head.encode() + body)
+            status = await _status(reader)
+            tally.latencies.append(time.perf_counter() - started)
+            if status != 201:
+                tally.errors += 1
+    finally:
+        writer.close()
+
+
+async def _status(reader: asyncio.StreamReader) -> int:
+    status = int((await reader.readline()).split()[1])
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode("latin-1").partition(":")
+        if name.lower() == "content-length":
+            length = int(value)
+    await reader.readexactly(length)
+    return status
+
+
+async def singles(port: int, site: Site, clients: int, seconds: float) -> tuple[Tally, float]:
+    tally = Tally()
+    started = time.perf_counter()
+    stop_at = started + seconds
+    await asyncio.gather(*(_client(port, site, stop_at, tally) for _ in range(clients)))
+    return tally, time.perf_counter() - started
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--engines", default="sqlite,postgresql")
+    parser.add_argument("--batches", type=int, default=4)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=8)
+    args = parser.parse_args()
+    port = 19000 + os.getpid() % 1000
+    parse_rate = parse_only()
+    rows, results = [], []
+    for engine in args.engines.split(","):
+        with scratch_database(engine) as url:
+            site = prepare(url)
+            with gunicorn(url, port, args.workers, args.threads):
+                rate, best, refused = batches(port, site, args.batches)
+                tally, elapsed = asyncio.run(singles(port, site, args.clients, args.seconds))
+        single_rate = len(tally.latencies) / elapsed
+        result = {
+            "engine": engine,
+            "batch_scans_per_s": round(rate, 1),
+            "best_batch_scans_per_s": round(best, 1),
+            "parse_only_scans_per_s": round(parse_rate, 1),
+            "ratio_batch_to_parse": round(rate / parse_rate, 4),
+            "batch_refused": refused,
+            "single_req_per_s": round(single_rate, 1),
+            "single_p50_ms": round(percentile(tally.latencies, 0.5) * 1000, 1),
+            "single_p99_ms": round(percentile(tally.latencies, 0.99) * 1000, 1),
+            "single_errors": tally.errors,
+        }
+        results.append(result)
+        rows.append(list(result.values()))
+    print_table(
+        [
+            "engine",
+            "batch scans/s",
+            "best batch",
+            "parse-only scans/s",
+            "÷ parse",
+            "refused",
+            "single req/s",
+            "p50 ms",
+            "p99 ms",
+            "errors",
+        ],
+        rows,
+    )
+    config = {k: getattr(args, k) for k in ("batches", "clients", "seconds", "workers", "threads")}
+    print(f"wrote {write_results('scan_ingest', {'config': config, 'results': results})}")
+
+
+if __name__ == "__main__":
+    main()
