@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from warehouse import catalogue_import, demo, tables, tokens
 from warehouse.catalogue_import import FileFormat
@@ -117,11 +118,26 @@ def create_org_command(name: str, credit_code: str, jurisdiction: str, roles: tu
     click.echo(str(org_id))
 
 
+DEMO_HOOKS = "udi.demo_hooks"
+"""``app.extensions`` key: functions ``(session) -> lines`` that packages above ``warehouse``
+(which it must not import) add to ``flask demo load``, run after the warehouse demo data."""
+
+DemoHook = Callable[[Session], Iterator[str]]
+
+
+def add_demo_hook(app: Flask, hook: DemoHook) -> None:
+    """Have ``flask demo load`` run ``hook`` after loading the warehouse demo data."""
+    app.extensions.setdefault(DEMO_HOOKS, []).append(hook)
+
+
 @demo_cli.command("load")
 def load_demo_command() -> None:
     """Load the demo organisations and print a token for each role (idempotent)."""
     for line in demo.load(db.session):
         click.echo(line)
+    for hook in current_app.extensions.get(DEMO_HOOKS, []):
+        for line in hook(db.session):
+            click.echo(line)
 
 
 @catalogue_cli.command("import")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from flask.testing import FlaskClient, FlaskCliRunner
@@ -48,3 +49,24 @@ def test_demo_stock_ends_where_the_story_says(client: FlaskClient, runner: Flask
         headers=headers,
     ).get_json()
     assert [event["patient_ref"] for event in used["items"]] == [PATIENT]
+
+
+def test_the_printed_handheld_scan_is_accepted_and_its_replay_is_a_duplicate(
+    client: FlaskClient, runner: FlaskCliRunner
+) -> None:
+    output = runner.invoke(args=["demo", "load"]).output
+    printed = re.search(
+        r"^  curl -s -H 'Authorization: Bearer (\S+)' \S+(/api/v1/scans) .* -d '(.+)'$",
+        output,
+        re.MULTILINE,
+    )
+    assert printed, output
+    token, path, body = printed.groups()
+    headers = {"Authorization": f"Bearer {token}"}
+
+    first = client.post(path, json=json.loads(body), headers=headers)
+    again = client.post(path, json=json.loads(body), headers=headers)
+
+    assert first.status_code == 201, first.get_json()
+    assert first.get_json()["status"] == "accepted"
+    assert again.get_json()["status"] == "duplicate"
