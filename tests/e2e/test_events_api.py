@@ -156,6 +156,28 @@ def test_events_are_filtered_and_walked_with_cursors(
     assert_problem(client.get(f"{base}?colour=red", headers=p_token), 422, "request.validation")
 
 
+@pytest.mark.parametrize(
+    "moment",
+    [
+        "0001-01-01T00:00:00%2B14:00",  # before year 1 in UTC: astimezone(UTC) overflows
+        "9999-12-31T23:59:59-14:00",  # after year 9999 in UTC
+        "1969-12-31T23:59:59Z",
+        "9999-01-01T00:00:00Z",
+    ],
+)
+@pytest.mark.parametrize("name", ["event_time_from", "event_time_to"])
+def test_time_filters_outside_the_supported_years_are_422_not_500(
+    client: FlaskClient, world: World, p_token: Headers, name: str, moment: str
+) -> None:
+    response = client.get(f"/api/v1/events?{name}={moment}", headers=p_token)
+    body = assert_problem(response, 422, "request.validation")
+    (error,) = body["errors"]
+    assert (error["field"], error["code"]) == (name, "field.invalid")
+    assert error["message"].startswith("Expected a time in the years 1970 to 9998 (UTC)")
+    edges = "event_time_from=1970-01-01T00:00:00Z&event_time_to=9998-12-31T23:59:59Z"
+    assert client.get(f"/api/v1/events?{edges}", headers=p_token).status_code == 200
+
+
 def test_stock_is_filtered_and_visible_to_owner_possessor_and_regulator(
     client: FlaskClient, world: World, p_token: Headers
 ) -> None:
@@ -218,3 +240,18 @@ def test_discrepancies_have_their_own_endpoint(
         "next_cursor": None,
     }
     assert uuid.UUID(found[0]["receiving_event_id"])
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_an_event_time_outside_the_years_we_record_is_refused_and_the_batch_goes_on(
+    client: FlaskClient, world: World, p_token: Headers, moment: str
+) -> None:
+    bad = event_json(world, B.RECEIVING, [stent("T-BAD")], at="W-P/Q", owner="X")
+    good = event_json(world, B.RECEIVING, [stent("T-GOOD")], at="W-P/Q", owner="X")
+    bad["event_time"] = moment
+
+    response = post(client, {"events": [bad, good]}, p_token)
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    statuses = [result["status"] for result in response.get_json()["results"]]
+    assert statuses == ["rejected", "accepted"]

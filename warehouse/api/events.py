@@ -50,6 +50,28 @@ DOCUMENT_TYPES = ["po", "poc", "desadv", "recadv", "inv", "rma", "bol", "cert", 
 _TEXT = ma.validate.Length(min=1, max=100)
 
 
+QUERY_YEARS = (1970, 9998)
+"""Years (UTC) an event time or a time filter may name: any offset of them is a date Python
+can hold."""
+
+
+def _within_years(moment: datetime) -> None:
+    """Refuse an aware time that has no UTC equivalent or lies outside :data:`QUERY_YEARS`.
+
+    ``0001-01-01T00:00:00+14:00`` parses, but it falls before year 1 in UTC; without this
+    check the listing's ``astimezone(UTC)`` raises OverflowError (a 500).
+    """
+    first, last = QUERY_YEARS
+    try:
+        year = moment.astimezone(UTC).year
+    except OverflowError:
+        year = None
+    if year is None or not first <= year <= last:
+        raise ma.ValidationError(
+            f"Expected a time in the years {first} to {last} (UTC), got {moment.isoformat()}."
+        )
+
+
 class ItemSchema(ma.Schema):
     di = ma.fields.String(validate=_TEXT, metadata={"example": "06931234100049"})
     serial = ma.fields.String(validate=_TEXT)
@@ -85,7 +107,9 @@ class EventInSchema(ma.Schema):
     biz_step = ma.fields.String(required=True, validate=ma.validate.OneOf(STEPS))
     disposition = ma.fields.String(validate=ma.validate.OneOf(DISPOSITIONS))
     event_time = ma.fields.AwareDateTime(
-        required=True, metadata={"example": "2026-11-27T14:03:00+08:00"}
+        required=True,
+        validate=_within_years,
+        metadata={"example": "2026-11-27T14:03:00+08:00"},
     )
     read_point_id = ma.fields.UUID(metadata={"description": "location scanned at / taken from"})
     location_id = ma.fields.UUID(metadata={"description": "business location after the event"})
@@ -164,8 +188,8 @@ class BatchResultSchema(ma.Schema):
 
 
 class EventArgsSchema(PageArgsSchema):
-    event_time_from = ma.fields.AwareDateTime()
-    event_time_to = ma.fields.AwareDateTime()
+    event_time_from = ma.fields.AwareDateTime(validate=_within_years)
+    event_time_to = ma.fields.AwareDateTime(validate=_within_years)
     biz_step = ma.fields.String(validate=ma.validate.OneOf(STEPS))
     disposition = ma.fields.String(validate=ma.validate.OneOf(DISPOSITIONS))
     location_id = ma.fields.UUID()
