@@ -13,11 +13,22 @@ from typing import Any
 from flask import Flask
 from flask_migrate import Migrate
 
+from scanning import cli as scanning_cli
 from scanning.api import register_blueprints as register_scanning
 from warehouse import cli
 from warehouse.api import register_blueprints as register_warehouse
 from warehouse.db import db
-from warehouse.web import auth, health, idempotency, media, problems, request_log
+from warehouse.web import (
+    auth,
+    hardening,
+    health,
+    idempotency,
+    limits,
+    media,
+    problems,
+    request_log,
+    trace_page,
+)
 from warehouse.web.api import Api
 
 MIGRATIONS_DIRECTORY = str(Path(__file__).resolve().parent / "migrations")
@@ -45,15 +56,19 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     request_log.register(app)
     auth.register(app)
+    limits.register(app)  # after auth: counts per token
+    hardening.register(app)  # after auth: anonymous callers never make us read a body
     media.register(app)
     api = Api(app)
     idempotency.register(app, api)  # after auth and media; before blueprints (documents POSTs)
     problems.register(app)  # after Api, so our handlers win over smorest's
     app.register_blueprint(health.bp)
     app.register_blueprint(problems.pages)
+    app.register_blueprint(trace_page.bp)  # GET /trace: server-rendered trace page
     register_warehouse(api)
     register_scanning(api)
     cli.register(app)
+    scanning_cli.register(app)
     return app
 
 
@@ -61,7 +76,7 @@ def _defaults(instance_path: str) -> dict[str, Any]:
     sqlite_path = Path(instance_path) / "udi.sqlite3"
     return {
         "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{sqlite_path}"),
-        "SECRET_KEY": os.environ.get("SECRET_KEY", "dev-only-change-me"),
+        "SECRET_KEY": os.environ.get("SECRET_KEY", trace_page.DEVELOPMENT_SECRET_KEY),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
         "API_TITLE": "UDI trace backend",

@@ -15,10 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
+from flask import Flask, current_app, g, has_app_context, has_request_context
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
+from warehouse.domain.roles import Role
 from warehouse.tables import metadata
 
 WRITE_OPTION = "udi_write"
@@ -114,3 +115,48 @@ def begin_write(session: Session) -> None:
 
 
 db = Database()
+
+
+# --- Tenancy in depth: the row-level security context of each transaction (PostgreSQL) --------
+
+RLS_ROLE_CONFIG = "DATABASE_RLS_ROLE"
+"""Config key arming row-level security (docs/security.md): the restricted role (``udi_rls``,
+created by migration 0009, or the app's own restricted login role) each request transaction
+switches to, with the caller's organisation set for the policies. Unset (the default, and
+development's): nothing is sent, and the login role's own rights apply — for a superuser or the
+tables' owner, RLS is inert."""
+
+_BYPASS_ROLES = frozenset({Role.ADMIN, Role.REGULATOR})
+"""See every tenant row: admins, and regulators, whose jurisdiction the application filters."""
+
+_SET_CONTEXT = "SELECT set_config('udi.org_id', %s, true), set_config('udi.rls_bypass', %s, true)"
+_SET_CONTEXT_AND_ROLE = f"{_SET_CONTEXT}, set_config('role', %s, true)"
+
+
+@event.listens_for(Session, "after_begin")
+def _row_level_security_context(
+    _session: Session, _transaction: SessionTransaction, connection: Connection
+) -> None:
+    """Tell PostgreSQL whose transaction this is (``SET LOCAL``: it ends with the transaction).
+
+    Only when armed (``DATABASE_RLS_ROLE``), so the default costs no round trip. In a request:
+    the restricted role, and the caller's organisation, or the bypass for admins and
+    regulators; before authentication no organisation, so tenant tables show no rows. Outside a
+    request (command line, maintenance): the system, which bypasses, in the login role.
+    """
+    if connection.dialect.name != "postgresql" or not has_app_context():
+        return
+    role = current_app.config.get(RLS_ROLE_CONFIG)
+    if not role:
+        return
+    if not has_request_context():
+        connection.exec_driver_sql(_SET_CONTEXT, ("", "on"))
+        return
+    principal = g.get("principal")
+    if principal is None:
+        org, bypass = "", "off"
+    elif principal.roles & _BYPASS_ROLES:
+        org, bypass = "", "on"
+    else:
+        org, bypass = str(principal.organisation_id), "off"
+    connection.exec_driver_sql(_SET_CONTEXT_AND_ROLE, (org, bypass, role))

@@ -386,6 +386,7 @@ Index(None, events.c.biz_step)
 Index(None, events.c.location_id)
 Index(None, events.c.acting_org_id)
 Index(None, events.c.owner_id)
+Index(None, events.c.parent_sscc)  # unit trace: a container's pack/unpack events (H2)
 
 event_items = Table(
     "event_items",
@@ -518,3 +519,99 @@ idempotency_keys = Table(
     comment="responses to POSTs replayed for a repeated Idempotency-Key; rows may be pruned",
 )
 Index(None, idempotency_keys.c.expires_at)
+
+# --- Recalls and the regulator query log (docs/recalls.md) ------------------------------------
+
+RECALL_CLASSES = ("I", "II", "III")
+
+recalls = Table(
+    "recalls",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("di", String(100), nullable=False),
+    Column("lots", JSON, nullable=False, comment="lots recalled as a whole"),
+    Column("serials", JSON, nullable=False, comment="single serials recalled"),
+    Column("reason", String(2000), nullable=False),
+    Column("recall_class", String(3), nullable=False, comment="I, II or III (一级/二级/三级)"),
+    Column("registrant_id", Uuid, ForeignKey(organisations.c.id), nullable=False),
+    Column("ordered_by_org_id", Uuid, ForeignKey(organisations.c.id), nullable=False),
+    Column("ordered_by_token_id", Uuid, nullable=True, comment="api_tokens.id; null: system"),
+    Column("blast_radius", JSON, nullable=False, comment="where the goods were when ordered"),
+    Column("held_quantity", Integer, nullable=False, comment="put on recall hold when ordered"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint(_one_of("recall_class", RECALL_CLASSES), name="recall_class_known"),
+    CheckConstraint("held_quantity >= 0", name="held_not_negative"),
+)
+Index(None, recalls.c.di)
+Index(None, recalls.c.registrant_id)
+
+recall_holds = Table(
+    "recall_holds",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("recall_id", Uuid, ForeignKey(recalls.c.id), nullable=False),
+    Column("batch_id", Uuid, nullable=False, comment="the sweep that placed the hold"),
+    Column("event_id", Uuid, ForeignKey(events.c.id), nullable=False, comment="holding event"),
+    Column("owner_id", Uuid, ForeignKey(organisations.c.id), nullable=False),
+    Column("possessor_id", Uuid, ForeignKey(organisations.c.id), nullable=False),
+    Column("warehouse_id", Uuid, ForeignKey(warehouses.c.id), nullable=False),
+    Column("location_id", Uuid, ForeignKey(locations.c.id), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+    UniqueConstraint("batch_id", "owner_id", "possessor_id", "location_id"),
+    comment="one line per holder and location put on hold by a recall sweep",
+)
+Index(None, recall_holds.c.recall_id)
+
+regulator_queries = Table(
+    "regulator_queries",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("token_id", Uuid, nullable=False, comment="api_tokens.id"),
+    Column("organisation_id", Uuid, nullable=False),
+    Column("jurisdiction", String(6), nullable=True),
+    Column("method", String(10), nullable=False),
+    Column("path", String(500), nullable=False),
+    Column("query_args", JSON, nullable=False, comment="{name: [values]}"),
+    Column("status", Integer, nullable=False, comment="HTTP status answered"),
+    Column("result_count", Integer, nullable=True, comment="items answered; null: not a list"),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    comment="append-only log of every request made with a regulator token",
+)
+Index(None, regulator_queries.c.token_id)
+Index(None, regulator_queries.c.requested_at)
+
+# --- Tamper evidence: a hash chain of sealed event batches (docs/audit-and-records.md) --------
+
+Index(None, events.c.batch_id)  # the verifier and inclusion proofs read a batch's events
+
+audit_batches = Table(
+    "audit_batches",
+    metadata,
+    Column("sequence", Integer, primary_key=True, autoincrement=False, comment="1, 2, ..."),
+    Column("batch_id", Uuid, nullable=False, unique=True, comment="events.batch_id"),
+    Column("event_count", Integer, nullable=False),
+    Column("merkle_root", String(64), nullable=False, comment="RFC 9162 tree over the leaves"),
+    Column("prev_hash", String(64), nullable=False, comment="batch_hash of sequence - 1"),
+    Column("batch_hash", String(64), nullable=False, unique=True),
+    Column("entries", LargeBinary, nullable=False, comment="(event id, leaf hash) x count"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("event_count >= 1", name="event_count_positive"),
+    comment="append-only: UPDATE and DELETE are refused by triggers",
+)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("chain", String(20), primary_key=True, comment="'events': one global chain"),
+    Column("sequence", Integer, nullable=False, comment="last sealed batch; 0 before any"),
+    Column("batch_hash", String(64), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    comment="the chain's head, locked FOR UPDATE by each sealing transaction",
+)
+# Recalls match units and shipment lines by lot: the (di, serial) index does not serve that.
+# di and lot never change on a unit, so this index keeps status updates HOT on PostgreSQL
+# (migration 0007 also gives ``units`` a fillfactor of 50 for that; docs/recalls.md).
+Index(None, units.c.di, units.c.lot)
+Index(None, shipment_items.c.di, shipment_items.c.lot)

@@ -6,14 +6,19 @@ from flask_smorest import Api
 
 from warehouse.api import (
     agreements,
+    audit,
     devices,
+    epcis,
     errors,
     events,
     licences,
     organisations,
     ownership,
+    recalls,
+    records,
     rules,
     tokens,
+    trace,
     warehouses,
 )
 
@@ -34,5 +39,10 @@ def register_blueprints(api: Api) -> None:
         devices,
         rules,
         events,
+        epcis,
+        audit,
+        records,
+        trace,
+        recalls,
     ):
         api.register_blueprint(module.blp)

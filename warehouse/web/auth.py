@@ -20,6 +20,10 @@ PUBLIC_PREFIXES = ("/healthz", "/readyz", "/api/docs", "/api/v1/openapi.json", "
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="udi"'}
 
+# Server-rendered pages (not the API) that, without an Authorization header, authenticate
+# a short-lived HttpOnly cookie themselves: warehouse/web/trace_page.py.
+COOKIE_PAGES = ("/trace",)
+
 
 def register(app: Flask) -> None:
     """Authenticate each request before its view runs."""
@@ -30,6 +34,8 @@ def _authenticate_request() -> None:
     if request.method == "OPTIONS" or request.path.startswith(PUBLIC_PREFIXES):
         return
     header = request.headers.get("Authorization", "")
+    if not header and _is_cookie_page(request.path):
+        return
     scheme, _, secret = header.partition(" ")
     if not header:
         raise Problem(
@@ -49,6 +55,10 @@ def _authenticate_request() -> None:
         g.principal = authenticate(db.session, secret.strip())
     except InvalidToken as error:
         raise Problem(401, "auth.invalid_token", str(error), headers=_CHALLENGE) from None
+
+
+def _is_cookie_page(path: str) -> bool:
+    return any(path == page or path.startswith(page + "/") for page in COOKIE_PAGES)
 
 
 def current_principal() -> Principal:
