@@ -8,9 +8,9 @@ opens ``--clients`` keep-alive connections that each send requests back to back 
 * ``healthz``: ``GET /healthz`` — no database, no auth: the ceiling of this stack on this
   machine, the baseline every other phase is compared with (ratio = phase req/s ÷ healthz);
 * ``event``: single ``POST /api/v1/events`` receipts (one new lot each);
-* ``scan``: single ``POST /api/v1/scans`` (when the scanning API is present);
+* ``scan``: single ``POST /api/v1/scans`` from the demo handheld (new stents received);
 * ``stock``: ``GET /api/v1/stock?di=…`` reads;
-* ``mix``: 70 % single writes, 10 % batches of 50, 20 % reads.
+* ``mix``: 70 % single scans, 10 % event batches of 50, 20 % reads.
 
 Reported per phase: requests, req/s, ratio to healthz, p50/p99 ms, errors (any non-2xx or
 broken connection). Run: ``.venv/bin/python -m bench.load --seconds 20 --clients 50``.
@@ -127,16 +127,22 @@ class World:
     maker_id: str
     quarantine_id: str
     di: str
-    has_scans: bool
+    device_token: str
+    """The demo handheld's token (``scanning/demo.py``)."""
+
+    scan_template: dict[str, Any]
+    """The scan the demo prints for the handheld: a stent receipt into quarantine."""
 
 
-def load_world(url: str, has_scans: bool) -> World:
+def load_world(url: str) -> World:
     from warehouse.demo import BALLOON_DI, ORGS
 
     output = flask(url, "demo", "load")
     token = re.search(r"^admin token: (\S+)", output, re.MULTILINE)
-    if token is None:
-        raise RuntimeError(f"Expected an admin token from the demo, got {output!r}")
+    device = re.search(r"^scanner device token: (\S+)", output, re.MULTILINE)
+    scan = re.search(r"/api/v1/scans .* -d '(.+)'$", output, re.MULTILINE)
+    if token is None or device is None or scan is None:
+        raise RuntimeError(f"Expected admin and handheld tokens from the demo, got {output!r}")
     maker_code = next(org.credit_code for org in ORGS if org.key == "maker")
     engine = create_engine(url)
     with engine.connect() as connection:
@@ -151,7 +157,14 @@ def load_world(url: str, has_scans: bool) -> World:
             {"m": maker},
         ).scalar_one()
     engine.dispose()
-    return World(token.group(1), str(maker), str(quarantine), BALLOON_DI, has_scans)
+    return World(
+        token.group(1),
+        str(maker),
+        str(quarantine),
+        BALLOON_DI,
+        device.group(1),
+        json.loads(scan.group(1)),
+    )
 
 
 _lots = itertools.count()
@@ -185,6 +198,19 @@ def healthz(world: World) -> Request:
     return ("GET", "/healthz", None)
 
 
+_serials = itertools.count()
+
+
+def single_scan(world: World) -> Request:
+    """A new stent received by the demo handheld (its own token: see ``client``)."""
+    body = dict(world.scan_template)
+    label = body["scan"]
+    body["scan"] = label[: label.rindex("|21") + 3] + f"LOAD{next(_serials):08d}"
+    body["scan_id"] = str(uuid.uuid4())
+    body["device_time"] = datetime.now(UTC).isoformat()
+    return ("POST", "/api/v1/scans", _json(body))
+
+
 def single_event(world: World) -> Request:
     return ("POST", "/api/v1/events", _json(receipt(world)))
 
@@ -200,7 +226,7 @@ def stock_read(world: World) -> Request:
 def mix(world: World) -> Request:
     draw = random.random()
     if draw < 0.7:
-        return single_event(world)
+        return single_scan(world)
     if draw < 0.8:
         return event_batch(world)
     return stock_read(world)
@@ -208,6 +234,7 @@ def mix(world: World) -> Request:
 
 PHASES: dict[str, Callable[[World], Request]] = {
     "healthz": healthz,
+    "scan": single_scan,
     "event": single_event,
     "stock": stock_read,
     "mix": mix,
@@ -231,9 +258,11 @@ async def client(
     try:
         while time.perf_counter() < stop_at:
             method, path, body = make(world)
+            # Scans must come from a registered device; everything else uses the admin token.
+            token = world.device_token if path.startswith("/api/v1/scans") else world.token
             head = (
                 f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                f"Authorization: Bearer {world.token}\r\nConnection: keep-alive\r\n"
+                f"Authorization: Bearer {token}\r\nConnection: keep-alive\r\n"
             )
             if body is not None:
                 head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
@@ -298,8 +327,7 @@ def main() -> None:
     rows, results = [], []
     with scratch_database() as url:
         flask(url, "db", "upgrade")
-        has_scans = _has_scans()
-        world = load_world(url, has_scans)
+        world = load_world(url)
         with gunicorn(url, port, args.workers, args.threads):
             base_rate = None
             for name in args.phases.split(","):
@@ -323,10 +351,6 @@ def main() -> None:
     print_table(["phase", "requests", "req/s", "÷ healthz", "p50 ms", "p99 ms", "errors"], rows)
     config = {k: getattr(args, k) for k in ("seconds", "clients", "workers", "threads")}
     print(f"wrote {write_results('load', {'config': config, 'results': results})}")
-
-
-def _has_scans() -> bool:
-    return (REPO / "scanning" / "api" / "scans.py").exists()
 
 
 if __name__ == "__main__":
