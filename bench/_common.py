@@ -3,16 +3,100 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
+import socket
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import create_engine, make_url, text
+
 RESULTS = Path(__file__).resolve().parent / "results"
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+@contextmanager
+def scratch_database(engine: str = "postgresql") -> Iterator[str]:
+    """A fresh, empty database URL, removed afterwards: a SQLite file in a temporary folder,
+    or a PostgreSQL database made on ``TEST_DATABASE_URL`` (default: the local server)."""
+    if engine == "sqlite":
+        with tempfile.TemporaryDirectory() as folder:
+            yield f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
+        return
+    admin_url = make_url(os.environ.get("TEST_DATABASE_URL", DEFAULT_PG_URL))
+    name = f"udi_bench_{os.getpid()}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def flask(url: str, *args: str) -> str:
+    """Run ``flask --app wsgi ARGS`` on the database at ``url``; return what it printed."""
+    env = os.environ | {"DATABASE_URL": url}
+    command = [str(BIN / "flask"), "--app", "wsgi", *args]
+    done = subprocess.run(command, cwd=REPO, env=env, check=True, capture_output=True, text=True)
+    return done.stdout
+
+
+@contextmanager
+def gunicorn(url: str, port: int, workers: int, threads: int) -> Iterator[None]:
+    """gunicorn serving ``wsgi:app`` on ``url`` with keep-alive (gthread) workers, rate limits
+    off (a benchmark measures the service, not the limiter), until the block ends."""
+    env = os.environ | {
+        "DATABASE_URL": url,
+        "LOG_LEVEL": "WARNING",
+        "UDI_RATELIMIT_ENABLED": "false",
+    }
+    command = [
+        str(BIN / "gunicorn"),
+        f"--workers={workers}",
+        "--worker-class=gthread",
+        f"--threads={threads}",
+        f"--bind=127.0.0.1:{port}",
+        "--keep-alive=30",
+        "--log-level=warning",
+        "wsgi:app",
+    ]
+    process = subprocess.Popen(command, cwd=REPO, env=env, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for_port(port)
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _wait_for_port(port: int, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"Expected gunicorn on port {port} within {seconds:.0f} s, got nothing.")
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """The value at ``share`` (0..1) of the sorted values; NaN for none."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
 
 
 def best_rate(run: Callable[[], int], repeats: int = 5) -> tuple[float, list[float]]:

@@ -23,20 +23,16 @@ from __future__ import annotations
 import itertools
 import os
 import sys
-import tempfile
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import flask_migrate
-from sqlalchemy import create_engine, make_url, text
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
-from bench._common import best_rate, print_table, write_results
+from bench._common import best_rate, print_table, scratch_database, write_results
 from tests.movements_world import World, build_world, stent
 from warehouse import tables
 from warehouse.domain.movements import BizStep
@@ -50,27 +46,6 @@ BATCH = 500
 BATCHES = int(os.environ.get("BENCH_BATCHES", "6"))
 SINGLES = int(os.environ.get("BENCH_SINGLES", "300"))
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
-DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-
-
-@contextmanager
-def scratch_database(engine: str) -> Iterator[str]:
-    """A fresh, empty database URL, removed afterwards."""
-    if engine == "sqlite":
-        with tempfile.TemporaryDirectory() as folder:
-            yield f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
-        return
-    admin_url = make_url(os.environ.get("TEST_DATABASE_URL", DEFAULT_PG_URL))
-    name = f"udi_bench_{os.getpid()}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def raw_rows(world: World, events: list[NewEvent]) -> tuple[list[dict[str, Any]], list[Any]]:

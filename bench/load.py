@@ -25,97 +25,22 @@ import json
 import os
 import random
 import re
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, text
 
-from bench._common import print_table, write_results
-
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+from bench._common import flask, gunicorn, percentile, print_table, scratch_database, write_results
 
 Request = tuple[str, str, bytes | None]
 """(method, path with query, JSON body or None)."""
 
 
 # --- The server under test -------------------------------------------------------------------
-
-
-@contextmanager
-def scratch_database() -> Iterator[str]:
-    admin_url = make_url(os.environ.get("TEST_DATABASE_URL", DEFAULT_PG))
-    name = f"udi_load_{os.getpid()}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def flask(url: str, *args: str) -> str:
-    env = os.environ | {"DATABASE_URL": url}
-    done = subprocess.run(
-        [str(BIN / "flask"), "--app", "wsgi", *args],
-        cwd=REPO,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return done.stdout
-
-
-@contextmanager
-def gunicorn(url: str, port: int, workers: int, threads: int) -> Iterator[None]:
-    env = os.environ | {
-        "DATABASE_URL": url,
-        "LOG_LEVEL": "WARNING",
-        # Rate limits would measure the limiter, not the service.
-        "UDI_RATELIMIT_ENABLED": "false",
-        "RATELIMIT_ENABLED": "false",
-    }
-    command = [
-        str(BIN / "gunicorn"),
-        f"--workers={workers}",
-        "--worker-class=gthread",
-        f"--threads={threads}",
-        f"--bind=127.0.0.1:{port}",
-        "--keep-alive=30",
-        "--log-level=warning",
-        "wsgi:app",
-    ]
-    process = subprocess.Popen(command, cwd=REPO, env=env, stderr=subprocess.DEVNULL)
-    try:
-        asyncio.run(_wait_for(port))
-        yield
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-async def _wait_for(port: int) -> None:
-    for _ in range(300):
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            return
-        except OSError:
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"Expected gunicorn on port {port}, got nothing in 30 s.")
 
 
 # --- The demo world's ids and the requests -------------------------------------------------
@@ -307,11 +232,6 @@ async def run_phase(
     stop_at = started + seconds
     await asyncio.gather(*(client(port, world, make, stop_at, tally) for _ in range(clients)))
     return tally, time.perf_counter() - started
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
 
 
 def main() -> None:

@@ -23,31 +23,29 @@ import asyncio
 import itertools
 import json
 import os
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 import requests
-from sqlalchemy import create_engine, make_url, text
 
 import udi
-from bench._common import best_rate, print_table, write_results
+from bench._common import (
+    best_rate,
+    flask,
+    gunicorn,
+    percentile,
+    print_table,
+    scratch_database,
+    write_results,
+)
 from scanning import devices
 from tests.movements_world import build_world
 from tests.scanning_world import stent_label
 from warehouse.services.access import SYSTEM
 from wsgi import create_app
 
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 BATCH = 500
 
 
@@ -84,35 +82,9 @@ def new_scan(site: Site) -> dict[str, object]:
 # --- The server under test -------------------------------------------------------------------
 
 
-@contextmanager
-def scratch_database(engine: str) -> Iterator[str]:
-    if engine == "sqlite":
-        with tempfile.TemporaryDirectory() as folder:
-            yield f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
-        return
-    admin_url = make_url(os.environ.get("TEST_DATABASE_URL", DEFAULT_PG))
-    name = f"udi_scan_bench_{os.getpid()}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def prepare(url: str) -> Site:
     """Migrate, build the world and register a scanner at the 3PL's warehouse."""
-    env = os.environ | {"DATABASE_URL": url}
-    subprocess.run(
-        [str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"],
-        cwd=REPO,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    flask(url, "db", "upgrade")
     app = create_app({"DATABASE_URL": url, "LOG_LEVEL": "WARNING"})
     session = app.extensions["udi_db"].session_factory()
     world = build_world(session)
@@ -122,38 +94,6 @@ def prepare(url: str) -> Site:
     session.close()
     app.extensions["udi_db"].engine.dispose()
     return site
-
-
-@contextmanager
-def gunicorn(url: str, port: int, workers: int, threads: int) -> Iterator[None]:
-    env = os.environ | {
-        "DATABASE_URL": url,
-        "LOG_LEVEL": "WARNING",
-        "UDI_RATELIMIT_ENABLED": "false",  # measure the service, not a rate limiter
-        "RATELIMIT_ENABLED": "false",
-    }
-    command = [
-        str(BIN / "gunicorn"),
-        f"--workers={workers}",
-        "--worker-class=gthread",
-        f"--threads={threads}",
-        f"--bind=127.0.0.1:{port}",
-        "--keep-alive=30",
-        "--log-level=warning",
-        "wsgi:app",
-    ]
-    process = subprocess.Popen(command, cwd=REPO, env=env, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(300):
-            try:
-                requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
-                break
-            except requests.RequestException:
-                time.sleep(0.1)
-        yield
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 # --- Phases ------------------------------------------------------------------------------------
@@ -226,11 +166,6 @@ async def singles(port: int, site: Site, clients: int, seconds: float) -> tuple[
     stop_at = started + seconds
     await asyncio.gather(*(_client(port, site, stop_at, tally) for _ in range(clients)))
     return tally, time.perf_counter() - started
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
 
 
 def main() -> None:
