@@ -82,6 +82,25 @@ def _postgres_database() -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture(params=ENGINES)
+def own_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+    """An app on a fresh database of its own, migrated, dropped afterwards: for tests whose
+    threads need connections of their own (``db_session``'s savepoint cannot be shared)."""
+    if request.param == "sqlite":
+        urls: Iterator[str] = iter([f"sqlite:///{tmp_path / 'own.sqlite3'}"])
+    else:
+        urls = _postgres_database()
+    app = create_app({"TESTING": True, "DATABASE_URL": next(urls), "LOG_LEVEL": "WARNING"})
+    with app.app_context():
+        flask_migrate.upgrade()
+    try:
+        yield app
+    finally:
+        app.extensions["udi_db"].engine.dispose()
+        for _ in urls:  # drops the PostgreSQL database
+            pass
+
+
 @pytest.fixture(scope="session")
 def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     instance = tmp_path_factory.mktemp("instance")

@@ -13,17 +13,14 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import flask_migrate
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import literal_column, select
 from sqlalchemy.orm import Session
 
-from tests.conftest import _postgres_database
 from tests.e2e.test_service_basics import assert_problem
 from tests.movements_world import World, build_world, event_json, gauze, stent, token
 from warehouse import tables
@@ -34,7 +31,6 @@ from warehouse.repository import audit as audit_rows
 from warehouse.services import audit as audit_service
 from warehouse.services import movements, read_transaction
 from warehouse.services.access import SYSTEM
-from wsgi import create_app
 
 Headers = dict[str, str]
 VERIFY = "/api/v1/audit/verify"
@@ -389,26 +385,8 @@ def test_a_proof_of_an_event_you_may_not_see_is_404(client: FlaskClient, world: 
     assert client.get(url, headers=inside).status_code == 200
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def own_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
-    """An app on a database of its own, so that threads commit for real."""
-    if request.param == "sqlite":
-        urls: Iterator[str] = iter([f"sqlite:///{tmp_path / 'chain.sqlite3'}"])
-    else:
-        urls = _postgres_database()
-    app = create_app({"TESTING": True, "DATABASE_URL": next(urls), "LOG_LEVEL": "WARNING"})
-    with app.app_context():
-        flask_migrate.upgrade()
-    try:
-        yield app
-    finally:
-        app.extensions["udi_db"].engine.dispose()
-        for _ in urls:  # drops the PostgreSQL database
-            pass
-
-
-def test_concurrent_writers_extend_one_unbroken_chain(own_database: Flask) -> None:
-    factory = own_database.extensions["udi_db"].session_factory
+def test_concurrent_writers_extend_one_unbroken_chain(own_app: Flask) -> None:
+    factory = own_app.extensions["udi_db"].session_factory
     setup = factory()
     world = build_world(setup)
     writers = 8 if setup.get_bind().dialect.name == "postgresql" else 4
@@ -449,9 +427,9 @@ def test_concurrent_writers_extend_one_unbroken_chain(own_database: Flask) -> No
 
 
 def test_concurrent_backlog_sealers_seal_each_batch_once(
-    own_database: Flask, monkeypatch: pytest.MonkeyPatch
+    own_app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    factory = own_database.extensions["udi_db"].session_factory
+    factory = own_app.extensions["udi_db"].session_factory
     setup = factory()
     world = build_world(setup)
     ids = history(world)

@@ -8,42 +8,18 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
-import flask_migrate
-import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from tests.conftest import _postgres_database
 from tests.movements_world import World, build_world, gauze, stent
 from warehouse import tables
 from warehouse.domain.movements import BizStep as B
 from warehouse.services import movements
 from warehouse.services.access import SYSTEM
 from warehouse.services.movements import EventResult, NewEvent
-from wsgi import create_app
 
 THREADS = {"sqlite": 4, "postgresql": 16}
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def race_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
-    if request.param == "sqlite":
-        urls: Iterator[str] = iter([f"sqlite:///{tmp_path / 'race.sqlite3'}"])
-    else:
-        urls = _postgres_database()
-    url = next(urls)
-    app = create_app({"TESTING": True, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"})
-    with app.app_context():
-        flask_migrate.upgrade()
-    try:
-        yield app
-    finally:
-        app.extensions["udi_db"].engine.dispose()
-        for _ in urls:  # drops the PostgreSQL database
-            pass
 
 
 def _race(app: Flask, events: list[NewEvent]) -> list[EventResult]:
@@ -78,11 +54,11 @@ def _world(app: Flask) -> World:
     return world
 
 
-def test_scanners_racing_for_the_last_unit_of_a_lot(race_app: Flask) -> None:
-    world = _world(race_app)
-    n = THREADS[race_app.extensions["udi_db"].engine.dialect.name]
+def test_scanners_racing_for_the_last_unit_of_a_lot(own_app: Flask) -> None:
+    world = _world(own_app)
+    n = THREADS[own_app.extensions["udi_db"].engine.dialect.name]
     picks = [world.event(B.PICKING, "P", [gauze(1, lot="LAST")], rp="W-P/A") for _ in range(n)]
-    results = _race(race_app, picks)
+    results = _race(own_app, picks)
     assert [r.status for r in results].count("accepted") == 1
     losers = [r.problem for r in results if r.status == "rejected"]
     assert len(losers) == n - 1
@@ -98,11 +74,11 @@ def test_scanners_racing_for_the_last_unit_of_a_lot(race_app: Flask) -> None:
     assert len(count) == 3 + 1  # receive, inspect, put away; then the one winning pick
 
 
-def test_scanners_racing_for_one_serialised_unit(race_app: Flask) -> None:
-    world = _world(race_app)
-    n = THREADS[race_app.extensions["udi_db"].engine.dialect.name]
+def test_scanners_racing_for_one_serialised_unit(own_app: Flask) -> None:
+    world = _world(own_app)
+    n = THREADS[own_app.extensions["udi_db"].engine.dialect.name]
     picks = [world.event(B.PICKING, "P", [stent("ONLY")], event_id=uuid.uuid4()) for _ in range(n)]
-    results = _race(race_app, picks)
+    results = _race(own_app, picks)
     assert [r.status for r in results].count("accepted") == 1
     assert {(r.problem.code, r.problem.status) for r in results if r.problem} == {
         ("stock.conflict", 409)

@@ -15,7 +15,6 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import func, select
 
-from tests.integration.test_concurrency import race_app  # noqa: F401 - the fixture
 from tests.movements_world import STENT, World, build_world, stent
 from warehouse import tables
 from warehouse.domain.movements import BizStep as B
@@ -48,10 +47,10 @@ def _run_all(jobs: list[Callable[[], Any]]) -> list[Any]:
 
 
 def test_a_recall_racing_pickers_leaves_every_unit_of_the_lot_on_hold(
-    race_app: Flask,  # noqa: F811
+    own_app: Flask,
 ) -> None:
-    factory = race_app.extensions["udi_db"].session_factory
-    engine = race_app.extensions["udi_db"].engine.dialect.name
+    factory = own_app.extensions["udi_db"].session_factory
+    engine = own_app.extensions["udi_db"].engine.dialect.name
     world: World = build_world(factory())
     serials = [f"R{n:02d}" for n in range(UNITS)]
     world.receive_stock("P", "W-P", [stent(s) for s in serials], owner="X")

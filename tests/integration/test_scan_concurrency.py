@@ -9,11 +9,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
-import flask_migrate
-import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
@@ -21,36 +17,16 @@ from scanning import devices, ingest
 from scanning import tables as scan_tables
 from scanning.ingest import IngestResult, ScanIn
 from scanning.operations import Operation
-from tests.conftest import _postgres_database
 from tests.movements_world import build_world
 from tests.scanning_world import stent_label
 from warehouse import tables
 from warehouse.services.access import SYSTEM
-from wsgi import create_app
 
 THREADS = {"sqlite": 4, "postgresql": 8}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def race_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
-    if request.param == "sqlite":
-        urls: Iterator[str] = iter([f"sqlite:///{tmp_path / 'scan-race.sqlite3'}"])
-    else:
-        urls = _postgres_database()
-    url = next(urls)
-    app = create_app({"TESTING": True, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"})
-    with app.app_context():
-        flask_migrate.upgrade()
-    try:
-        yield app
-    finally:
-        app.extensions["udi_db"].engine.dispose()
-        for _ in urls:  # drops the PostgreSQL database
-            pass
-
-
-def test_concurrent_replays_of_one_batch_record_each_scan_once(race_app: Flask) -> None:
-    factory = race_app.extensions["udi_db"].session_factory
+def test_concurrent_replays_of_one_batch_record_each_scan_once(own_app: Flask) -> None:
+    factory = own_app.extensions["udi_db"].session_factory
     setup = factory()
     world = build_world(setup)
     new = devices.NewScanner(world["W-P"], "dock", {}, world["P"])
@@ -67,7 +43,7 @@ def test_concurrent_replays_of_one_batch_record_each_scan_once(race_app: Flask) 
         for n in range(20)
     ]
     setup.close()
-    threads = THREADS[race_app.extensions["udi_db"].engine.dialect.name]
+    threads = THREADS[own_app.extensions["udi_db"].engine.dialect.name]
     barrier = threading.Barrier(threads)
     results: list[IngestResult | BaseException] = [RuntimeError("did not run")] * threads
 
