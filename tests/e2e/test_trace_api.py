@@ -12,6 +12,7 @@ The history (built through the movement service, tests/movements_world.py)::
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -438,3 +439,24 @@ def test_under_row_level_security_a_party_still_sees_the_whole_chain_redacted(
     assert set(holders) == {"M", "P", "H"}
     assert holders["M"]["warehouses"] == []
     assert_problem(stranger, 404, "request.not_found")
+
+
+def test_proofs_come_with_the_trace_for_every_event_the_caller_may_read(
+    client: FlaskClient, world: World, history: dict[str, Any]
+) -> None:
+    admin = token(world, "M", Role.ADMIN)
+    body = unit(client, admin, f"di={STENT}&serial=S1&proofs=true").get_json()
+    assert set(body["proofs"]) == {hop["event_id"] for hop in body["timeline"]}
+    for event_id, proof in body["proofs"].items():
+        assert proof["id"] == event_id
+        assert proof["consistent"] is True
+        leaf = hashlib.sha256(b"\x00" + proof["canonical"].encode()).hexdigest()  # RFC 9162
+        assert proof["leaf_hash"] == leaf
+
+    distributor = token(world, "X", Role.WAREHOUSE_OPERATOR)
+    seen = unit(client, distributor, f"di={STENT}&serial=S1&proofs=true").get_json()
+    redacted = {hop["event_id"] for hop in seen["timeline"] if hop["redacted"]}
+    assert redacted, "the history has hops of other companies"
+    assert set(seen["proofs"]).isdisjoint(redacted)
+    assert set(seen["proofs"]) == {h["event_id"] for h in seen["timeline"]} - redacted
+    assert "proofs" not in unit(client, distributor, f"di={STENT}&serial=S1").get_json()

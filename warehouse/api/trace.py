@@ -7,6 +7,7 @@ a scan carrying a lot. What the caller sees depends on its organisation (docs/tr
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,9 +18,12 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 import udi
+from warehouse.api.audit import proof_json
 from warehouse.api.common import query_args
 from warehouse.db import db
+from warehouse.services import audit
 from warehouse.services import trace as service
+from warehouse.services.errors import NotFound
 from warehouse.web.auth import current_principal
 from warehouse.web.problems import PROBLEM_TYPES, Problem, ProblemDetail
 
@@ -54,6 +58,12 @@ class UnitTraceArgsSchema(ma.Schema):
     serial = ma.fields.String(validate=_TEXT)
     as_of = ma.fields.AwareDateTime(
         metadata={"description": "trace and state as they stood at this time"}
+    )
+    proofs = ma.fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "add the audit chain's inclusion proof of every event you may read"
+        },
     )
 
 
@@ -116,6 +126,11 @@ class UnitTraceSchema(ma.Schema):
     acceptance = ma.fields.List(ma.fields.Dict())
     patient_use = ma.fields.List(ma.fields.Dict())
     visibility = ma.fields.String(metadata={"description": "full or party"})
+    proofs = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Dict(),
+        metadata={"description": "?proofs=true: event id -> inclusion proof (GET /audit/proof)"},
+    )
 
 
 class LotTraceSchema(ma.Schema):
@@ -203,7 +218,23 @@ class UnitTrace(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """The ordered lifecycle of one unit: every custody change, container, acceptance,
         use on a patient, and its current state and holder (or as of ``as_of``)."""
-        return unit_trace_for(args)
+        body = unit_trace_for(args)
+        if args["proofs"]:
+            body["proofs"] = inclusion_proofs(body["timeline"])
+        return body
+
+
+def inclusion_proofs(timeline: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The proof of each hop the caller may read as an event (GET /events' rules): another
+    company's redacted hop has none, exactly as ``GET /audit/proof`` would answer 404."""
+    principal, proofs = current_principal(), {}
+    for hop in timeline:
+        try:
+            found = audit.proof(db.session, principal, uuid.UUID(hop["event_id"]))
+        except NotFound:
+            continue
+        proofs[hop["event_id"]] = proof_json(found)
+    return proofs
 
 
 @blp.route("/lot")
