@@ -561,12 +561,6 @@ def main() -> None:
         with app.app_context():
             flask_migrate.upgrade()
         session = app.extensions["udi_db"].session_factory()
-        # The container lookups of a unit trace use ix_events_parent_sscc (tables.py); create it
-        # here until a migration does.
-        session.execute(
-            text("CREATE INDEX IF NOT EXISTS ix_events_parent_sscc ON events (parent_sscc)")
-        )
-        session.commit()
         history = History(session)
         rows = Rows()
         history.add_big_lot(rows)
@@ -579,6 +573,11 @@ def main() -> None:
         counts = {
             name: session.execute(text(f"SELECT count(*) FROM {name}")).scalar_one()
             for name in ("events", "event_items", "units", "shipments", "shipment_items")
+        }
+        # Heap + indexes + TOAST per table: the storage arithmetic of docs/scaling.md.
+        sizes = {
+            name: session.execute(text(f"SELECT pg_total_relation_size('{name}')")).scalar_one()
+            for name in ("events", "event_items", "audit_batches")
         }
         session.close()
         app.extensions["udi_db"].engine.dispose()
@@ -602,12 +601,18 @@ def main() -> None:
         ],
     )
     print("plan of the unit's events query:\n  " + "\n  ".join(plan))
+    per_event = {name: round(size / counts["events"]) for name, size in sizes.items()}
+    print(f"bytes per event (table + indexes): {per_event}")
     path = write_results(
         "trace",
         {
             "engine": "postgresql",
             "events_requested": args.events,
             "table_rows": counts,
+            "table_bytes": sizes,
+            "bytes_per_event": {
+                name: round(size / counts["events"]) for name, size in sizes.items()
+            },
             "lots": lots + 1,
             "serials": lots * SERIALS_PER_LOT,
             "samples": args.samples,
