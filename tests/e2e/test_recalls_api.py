@@ -212,19 +212,34 @@ def test_progress_counts_returns_and_destructions_per_holder(
     assert body["blast_radius"]["totals"]["in_stock"] == 3  # as ordered, not as now
 
 
-def test_a_sweep_holds_goods_received_from_transit(
+def test_goods_received_after_the_recall_go_straight_on_recall_hold(
     client: FlaskClient, world: World, maker: Headers
 ) -> None:
     recall = order(client, maker).get_json()
     world.ok(B.RECEIVING, "H", [stent("S6")], at="W-H/Q", owner="H")
-    assert world.unit("S6")["status"] == "pending_acceptance"
+    assert world.unit("S6")["status"] == "recalled"
+    refused = world.refused(B.INSPECTING, "H", [stent("S6")], at="W-H/Q")
+    assert (refused.code, "got recalled" in refused.detail) == ("movement.not_in_stock", True)
+    assert world.refused(B.PICKING, "H", [stent("S6")], rp="W-H/Q").code == "movement.recalled"
+    body = client.get(f"/api/v1/recalls/{recall['id']}", headers=maker).get_json()
+    holders = {names(world)[h["holder_id"]]: h for h in body["progress"]["holders"]}
+    assert (holders["H"]["held"], holders["H"]["outstanding"]) == (2, 2)
     swept = client.post(f"/api/v1/recalls/{recall['id']}/sweep", headers=maker)
     assert swept.status_code == 200, swept.get_data(as_text=True)
-    assert world.unit("S6")["status"] == "recalled"
-    holders = {names(world)[h["holder_id"]]: h for h in swept.get_json()["progress"]["holders"]}
-    assert (holders["H"]["held"], holders["H"]["outstanding"]) == (2, 2)
-    again = client.post(f"/api/v1/recalls/{recall['id']}/sweep", headers=maker).get_json()
-    assert again["progress"]["totals"]["held"] == 4  # nothing new to hold
+    assert swept.get_json()["progress"]["totals"]["held"] == 4  # nothing left to hold
+
+
+def test_a_lot_quantity_received_after_the_recall_is_held_on_arrival(
+    client: FlaskClient, world: World, maker: Headers
+) -> None:
+    world.ok(B.SHIPPING, "P", [gauze(4)], rp="W-P/A", to="H")
+    recall = order(client, maker, di=GAUZE, lots=["G1"], recall_class="III").get_json()
+    world.ok(B.RECEIVING, "H", [gauze(4)], at="W-H/Q", owner="H")
+    gauze_at_h = {k: v for k, v in world.stock(possessor_id="H").items() if k[1] == GAUZE}
+    assert gauze_at_h == {("W-H/Q", GAUZE, "G1", "recalled"): 4}
+    body = client.get(f"/api/v1/recalls/{recall['id']}", headers=maker).get_json()
+    holders = {names(world)[h["holder_id"]]: h["held"] for h in body["progress"]["holders"]}
+    assert holders == {"P": 6, "H": 4}
 
 
 def test_single_serials_split_their_balance(

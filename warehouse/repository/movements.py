@@ -267,6 +267,24 @@ def shipments(
     return found
 
 
+_RECALLS = select(
+    tables.recalls.c.id, tables.recalls.c.di, tables.recalls.c.lots, tables.recalls.c.serials
+).where(tables.recalls.c.di.in_(bindparam("dis", expanding=True)))
+
+
+def recalls_of(
+    session: Session, dis: Iterable[str]
+) -> dict[str, list[tuple[uuid.UUID, frozenset[str], frozenset[str]]]]:
+    """Recalls ordered for these DIs: (recall id, lots recalled whole, single serials) by DI."""
+    wanted = sorted(set(dis))
+    found: dict[str, list[tuple[uuid.UUID, frozenset[str], frozenset[str]]]] = {}
+    if wanted:
+        for row in session.execute(_RECALLS, {"dis": wanted}):
+            entry = (row.id, frozenset(row.lots), frozenset(row.serials))
+            found.setdefault(row.di, []).append(entry)
+    return found
+
+
 # --- Writes for one batch -----------------------------------------------------------------------
 
 

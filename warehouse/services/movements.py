@@ -390,6 +390,7 @@ class _Plan:
     shipment: tuple[dict[str, Any], list[dict[str, Any]]] | None = None
     received: uuid.UUID | None = None
     discrepancies: list[dict[str, Any]] = field(default_factory=list)
+    recall_holds: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -422,6 +423,7 @@ class _Batch:
         self.now = datetime.now(UTC)
         self.batch_id = new_id()
         self.units: dict[tuple[str, str], dict[str, Any]] = {}
+        self.recalls: dict[str, list[tuple[uuid.UUID, frozenset[str], frozenset[str]]]] = {}
         self.stored_units: dict[uuid.UUID, dict[str, Any]] = {}
         self.dirty_units: set[tuple[str, str]] = set()
         self.stock: dict[StockKey, _Balance] = {}
@@ -506,6 +508,12 @@ class _Batch:
         )
         dis = {i.di for e in events for i in e.items if i.di}
         self.devices: dict[str, StoredDevice | None] = device_rows.find_many_by_di(s, dis)
+        # Goods of a recalled lot or serial received after the recall go straight on recall
+        # hold (one query, only for batches that receive).
+        received = {
+            i.di for e in events if e.biz_step is BizStep.RECEIVING for i in e.items if i.di
+        }
+        self.recalls = rows.recalls_of(s, received) if received else {}
         refs = {r for e in events for r in (e.corrects_event_id, e.declares_event_id) if r}
         for client_id, (server_id, declared, actor) in rows.event_references(s, refs).items():
             self.referable[client_id] = (server_id, declared, actor)
@@ -1294,6 +1302,11 @@ class _Batch:
         if refusal is not None:
             raise _from_refusal(refusal, f"{item.di} serial {item.serial}", f"items[{index}]")
         status = S.ON_HOLD if hold else S.PENDING_ACCEPTANCE
+        lot = unit["lot"] if unit is not None else item.lot or ""
+        recall = self._recall_of(item.di, lot, item.serial)
+        if recall is not None:
+            status = S.RECALLED
+            self._hold_for_recall(c, recall, owner, possessor, 1)
         if unit is not None and item.lot and item.lot != unit["lot"]:
             raise _refused(
                 "movement.pi_mismatch",
@@ -1338,9 +1351,42 @@ class _Batch:
         assert item.di
         if quantity <= 0:
             return
+        recall = self._recall_of(item.di, item.lot or "", None)
+        if recall is not None:
+            status = S.RECALLED
+            self._hold_for_recall(c, recall, owner, possessor, quantity)
         key = (owner, possessor, c.location["id"], item.di, item.lot or "", status.value)
         meta = {"warehouse_id": c.location["warehouse_id"], "expiry": item.expiry}
         self._stock_delta(c, key, quantity, meta)
+
+    def _recall_of(self, di: str, lot: str, serial: str | None) -> uuid.UUID | None:
+        """The recall covering this lot or serial, if one was ordered."""
+        for recall_id, lots, serials in self.recalls.get(di, ()):
+            if lot in lots or (serial is not None and serial in serials):
+                return recall_id
+        return None
+
+    def _hold_for_recall(
+        self,
+        c: _Context,
+        recall_id: uuid.UUID,
+        owner: uuid.UUID,
+        possessor: uuid.UUID,
+        quantity: int,
+    ) -> None:
+        """Count goods received on recall hold in the recall's progress (recall_holds)."""
+        assert c.location is not None
+        c.plan.recall_holds.append(
+            {
+                "recall_id": recall_id,
+                "event_id": c.plan.event_row["id"],
+                "owner_id": owner,
+                "possessor_id": possessor,
+                "warehouse_id": c.location["warehouse_id"],
+                "location_id": c.location["id"],
+                "quantity": quantity,
+            }
+        )
 
     def _discrepancy(
         self,
@@ -1454,6 +1500,10 @@ class _Batch:
         self.out["events"].append(plan.event_row)
         self.out["event_items"] += plan.items
         self.out["discrepancies"] += plan.discrepancies
+        self.out["recall_holds"] += plan.recall_holds
+
+    def _recall_hold_rows(self) -> list[dict[str, Any]]:
+        return _recall_hold_rows_of(self.out["recall_holds"], self.batch_id, self.now)
 
     def _flush(self) -> None:
         s = self.session
@@ -1500,10 +1550,26 @@ class _Batch:
             if not rows.mark_received(s, shipment_id, event_id):
                 raise _Retry()
         rows.insert_rows(s, tables.discrepancies, self.out["discrepancies"])
+        rows.insert_rows(s, tables.recall_holds, self._recall_hold_rows())
         # Sealed last: the audit chain's head stays locked only from here to the commit.
         from warehouse.services import audit
 
         audit.seal_batch(s, self.batch_id, self.out["events"], self.out["event_items"])
+
+
+def _recall_hold_rows_of(
+    holds: list[dict[str, Any]], batch_id: uuid.UUID, now: datetime
+) -> list[dict[str, Any]]:
+    """One row per holder and location of this batch (the table's key), quantities summed;
+    a place receiving goods of two recalls in one batch is counted under the first."""
+    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for hold in holds:
+        key = (hold["owner_id"], hold["possessor_id"], hold["location_id"])
+        if key in merged:
+            merged[key]["quantity"] += hold["quantity"]
+        else:
+            merged[key] = {**hold, "id": new_id(), "batch_id": batch_id, "created_at": now}
+    return list(merged.values())
 
 
 def _stock_key(row: Mapping[str, Any]) -> StockKey:
