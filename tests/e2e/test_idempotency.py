@@ -294,3 +294,17 @@ def test_the_header_is_documented_on_every_post(client: FlaskClient) -> None:
         for method in ops
         if method in ("get", "put", "patch", "delete")
     )
+
+
+def test_a_replay_still_needs_the_roles_of_the_operation(
+    client: FlaskClient, auth: Headers, make_token: Any
+) -> None:
+    first = post(client, org_body(), auth, key="colleague")
+    assert first.status_code == 201, first.get_data(as_text=True)
+    auditor = make_token(Role.AUDITOR)  # same organisation, a role that may not create one
+
+    replay = post(client, org_body(), auditor, key="colleague")
+
+    assert_problem(replay, 403, "auth.role_required")
+    assert "Idempotent-Replayed" not in replay.headers
+    assert post(client, org_body(), auth, key="colleague").headers["Idempotent-Replayed"] == "true"

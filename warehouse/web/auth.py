@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 
 from warehouse.db import db
 from warehouse.domain.roles import Principal, Role
@@ -69,23 +69,42 @@ def current_principal() -> Principal:
     return principal
 
 
+REQUIRED_ROLES = "required_roles"
+"""Attribute :func:`require_roles` leaves on a view (carried outward by ``functools.wraps``),
+so code that answers without running the view — an Idempotency-Key replay — checks it too."""
+
+
 def require_roles(*roles: Role) -> Callable[[F], F]:
     """Allow the decorated view only to tokens holding at least one of ``roles``."""
 
     def decorator(view: F) -> F:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            principal = current_principal()
-            if not principal.has_any(*roles):
-                wanted = ", ".join(sorted(role.value for role in roles))
-                held = ", ".join(sorted(role.value for role in principal.roles))
-                raise Problem(
-                    403,
-                    "auth.role_required",
-                    f"Expected a token with one of the roles {wanted}; got {held}.",
-                )
+            check_roles(current_principal(), roles)
             return view(*args, **kwargs)
 
+        setattr(wrapper, REQUIRED_ROLES, frozenset(roles))
         return wrapper  # type: ignore[return-value]
 
     return decorator
+
+
+def check_roles(principal: Principal, roles: Iterable[Role]) -> None:
+    """Refuse (403 ``auth.role_required``) a caller holding none of ``roles``."""
+    wanted_roles = tuple(roles)
+    if not principal.has_any(*wanted_roles):
+        wanted = ", ".join(sorted(role.value for role in wanted_roles))
+        held = ", ".join(sorted(role.value for role in principal.roles))
+        raise Problem(
+            403,
+            "auth.role_required",
+            f"Expected a token with one of the roles {wanted}; got {held}.",
+        )
+
+
+def roles_required_by_endpoint() -> frozenset[Role] | None:
+    """The roles :func:`require_roles` demands of this request's view and method, if any."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    handler = getattr(getattr(view, "view_class", None), request.method.lower(), view)
+    required: frozenset[Role] | None = getattr(handler, REQUIRED_ROLES, None)
+    return required

@@ -20,8 +20,10 @@ Semantics follow draft-ietf-httpapi-idempotency-key-header-07 (reliability-patte
   ``IDEMPOTENCY_IN_FLIGHT_LEASE_SECONDS`` (5 min) when the same request comes again: its
   request died before recording an answer, and without the lease the key would answer 409
   until it expired. If that request had committed before dying, the retry runs it again.
-- A replay does not run the view, so it does not re-check the caller's roles: it answers
-  whoever in the organisation presents the same key and the same request bytes.
+- A replay does not run the view, but it checks the roles the view's ``require_roles``
+  demands: it answers whoever in the organisation presents the same key and the same request
+  bytes and holds those roles (checks a view makes inside its service, such as "a registered
+  scanner device", are not repeated).
 
 The key is claimed in ``before_request`` (after authentication and the media-type check, so
 401 and 415 are never stored) in its own short committed transaction: an ``INSERT … ON
@@ -49,6 +51,7 @@ from sqlalchemy.orm import Session
 
 from warehouse import tables
 from warehouse.db import begin_write, db
+from warehouse.web.auth import check_roles, roles_required_by_endpoint
 from warehouse.web.problems import PROBLEM_TYPES, Problem
 
 log = logging.getLogger("udi.idempotency")
@@ -249,6 +252,11 @@ def _claim() -> Response | None:
         )
     if row["state"] == IN_FLIGHT:
         raise _in_flight(key)
+    # The view does not run for a replay, so its role check must: a colleague of the first
+    # caller with the key and the exact body still needs the roles the operation needs.
+    required = roles_required_by_endpoint()
+    if required is not None:
+        check_roles(principal, required)
     return _replay(row)
 
 
