@@ -25,6 +25,7 @@ from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.orm import Session
 
 from tests.movements_world import World, build_world, event_json, gauze, stent, token
+from tests.scanning_world import register, scan, stent_label
 from warehouse import tables
 from warehouse.db import RLS_ROLE_CONFIG
 from warehouse.domain.movements import BizStep as B
@@ -32,11 +33,12 @@ from warehouse.domain.roles import Role
 from warehouse.services import movements
 
 ROLE = "udi_rls"
-MIGRATION = Path(__file__).resolve().parents[2] / "migrations/versions/0009_row_level_security.py"
+VERSIONS = Path(__file__).resolve().parents[2] / "migrations/versions"
+MIGRATIONS = ("0009_row_level_security.py", "0011_row_level_security_scanning.py")
 
 
-def _migration() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("migration_0009", MIGRATION)
+def _migration(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"migration_{name[:4]}", VERSIONS / name)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -44,7 +46,7 @@ def _migration() -> ModuleType:
     return module
 
 
-TENANT_TABLES = sorted(_migration().POLICIES)
+TENANT_TABLES = sorted(table for name in MIGRATIONS for table in _migration(name).POLICIES)
 
 
 @pytest.fixture(autouse=True)
@@ -248,3 +250,26 @@ def test_a_forgotten_filter_leaks_only_without_rls(
         assert seen == []
     else:
         assert len(seen) == 3  # the leak RLS exists to stop
+
+
+@pytest.fixture
+def devices(client: FlaskClient, world: World) -> tuple[uuid.UUID, uuid.UUID]:
+    """P's and X's registered handhelds; P's has received one stent by scan."""
+    mine, device = register(client, world, "P", "W-P", name="dock P")
+    theirs, _ = register(client, world, "X", "W-X", name="dock X")
+    body = scan(world, stent_label("RLS-SCAN"), "receive", "W-P/Q", owner="X")
+    scanned = client.post("/api/v1/scans", json=body, headers=device)
+    assert scanned.status_code == 201, scanned.get_data(as_text=True)
+    return uuid.UUID(mine["id"]), uuid.UUID(theirs["id"])
+
+
+def test_scanner_devices_and_scans_are_tenant_rows_too(
+    devices: tuple[uuid.UUID, uuid.UUID], world: World, restricted: Connection
+) -> None:
+    mine, theirs = devices
+    assert {(mine,), (theirs,)} <= _parties(restricted, "scanner_devices", "id")
+
+    _as(restricted, world["P"])
+
+    assert _parties(restricted, "scanner_devices", "id") == {(mine,)}
+    assert _parties(restricted, "scans", "organisation_id") == {(world["P"],)}
