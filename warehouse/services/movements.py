@@ -70,7 +70,13 @@ from warehouse.repository import movements as rows
 from warehouse.repository import organisations as org_rows
 from warehouse.repository.devices import StoredDevice
 from warehouse.repository.pages import Page, PageRequest
-from warehouse.services import CHINA_STANDARD_TIME, read_transaction, today, write_transaction
+from warehouse.services import (
+    CHINA_STANDARD_TIME,
+    audit,
+    read_transaction,
+    today,
+    write_transaction,
+)
 from warehouse.services.access import is_admin, regulator_prefix
 from warehouse.services.custody import MISSING, load_facts
 from warehouse.services.errors import Conflict, FieldError, NotFound, ValidationFailed
@@ -1552,8 +1558,6 @@ class _Batch:
         rows.insert_rows(s, tables.discrepancies, self.out["discrepancies"])
         rows.insert_rows(s, tables.recall_holds, self._recall_hold_rows())
         # Sealed last: the audit chain's head stays locked only from here to the commit.
-        from warehouse.services import audit
-
         audit.seal_batch(s, self.batch_id, self.out["events"], self.out["event_items"])
 
 
