@@ -386,6 +386,8 @@ Index(None, events.c.biz_step)
 Index(None, events.c.location_id)
 Index(None, events.c.acting_org_id)
 Index(None, events.c.owner_id)
+Index(None, events.c.declared_event_id)  # traces mark events declared erroneous
+Index(None, events.c.corrects_event_id)  # and the events that corrected them
 Index(None, events.c.parent_sscc)  # unit trace: a container's pack/unpack events (H2)
 
 event_items = Table(

@@ -460,3 +460,26 @@ def test_proofs_come_with_the_trace_for_every_event_the_caller_may_read(
     assert set(seen["proofs"]).isdisjoint(redacted)
     assert set(seen["proofs"]) == {h["event_id"] for h in seen["timeline"]} - redacted
     assert "proofs" not in unit(client, distributor, f"di={STENT}&serial=S1").get_json()
+
+
+def test_an_event_declared_erroneous_is_marked_with_its_correction(
+    client: FlaskClient, world: World
+) -> None:
+    world.receive_stock("P", "W-P", [stent("E1")], owner="X")
+    wrong = world.event(B.STORING, "P", [stent("E1")], at="W-P/B")
+    world.record(wrong)
+    world.ok(B.STORING, "P", [], declares_event_id=wrong.event_id, error_reason="incorrect_data")
+    world.ok(B.STORING, "P", [stent("E1")], at="W-P/A", corrects_event_id=wrong.event_id)
+
+    body = unit(client, token(world, "X", Role.WAREHOUSE_OPERATOR), f"di={STENT}&serial=E1")
+
+    timeline = body.get_json()["timeline"]
+    marked = [hop for hop in timeline if hop["declared_erroneous"]]
+    assert [hop["client_event_id"] for hop in marked] == [str(wrong.event_id)]
+    [hop] = marked
+    assert hop["error_reason"] == "incorrect_data"
+    correcting = timeline[-1]
+    assert (correcting["declared_erroneous"], correcting["correction"]) == (False, None)
+    assert hop["correction"]["corrected_by"] == [correcting["event_id"]]
+    assert hop["correction"]["declared_by"] is not None
+    assert sum(h["declared_erroneous"] for h in timeline) == 1

@@ -111,6 +111,16 @@ class HopSchema(ma.Schema):
         metadata={"description": "a hop where the caller was no party: private details left out"}
     )
     after = ma.fields.Dict(metadata={"description": "status, owner, possessor after the event"})
+    declared_erroneous = ma.fields.Boolean(
+        metadata={"description": "an error declaration says this event is wrong"}
+    )
+    error_reason = ma.fields.String(
+        allow_none=True, metadata={"description": "did_not_occur or incorrect_data"}
+    )
+    correction = ma.fields.Dict(
+        allow_none=True,
+        metadata={"description": "declared_by and corrected_by event ids (not on redacted hops)"},
+    )
 
 
 class UnitTraceSchema(ma.Schema):

@@ -146,6 +146,31 @@ def events_of_serial(session: Session, di: str, serial: str) -> list[dict[str, A
     return _dicts(session, query)
 
 
+def error_marks(
+    session: Session, event_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """For each of ``event_ids`` declared erroneous or corrected: the declaration's reason and
+    event, and the correcting events (``ix_events_declared_event_id``,
+    ``ix_events_corrects_event_id``)."""
+    wanted = list(event_ids)
+    marks: dict[uuid.UUID, dict[str, Any]] = {}
+
+    def mark(event_id: uuid.UUID) -> dict[str, Any]:
+        return marks.setdefault(
+            event_id, {"declared_by": None, "error_reason": None, "corrected_by": []}
+        )
+
+    for condition in _among(session, EV.c.declared_event_id, wanted):
+        query = select(EV.c.declared_event_id, EV.c.id, EV.c.error_reason).where(condition)
+        for declared, declaration, reason in session.execute(query):
+            mark(declared).update(declared_by=declaration, error_reason=reason)
+    for condition in _among(session, EV.c.corrects_event_id, wanted):
+        query = select(EV.c.corrects_event_id, EV.c.id).where(condition).order_by(EV.c.id)
+        for corrected, correction in session.execute(query):
+            mark(corrected)["corrected_by"].append(correction)
+    return marks
+
+
 def events_of_containers(session: Session, ssccs: Iterable[str]) -> list[dict[str, Any]]:
     """Events that moved one of ``ssccs`` whole (an ``sscc`` item) or packed/unpacked it."""
     found: dict[uuid.UUID, dict[str, Any]] = {}

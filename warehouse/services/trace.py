@@ -233,6 +233,7 @@ def unit_trace(
         if unit is None and not direct:
             raise NotFound("unit", key)
         hops, boxes = _hops(session, direct)
+        marks = rows.error_marks(session, [h.event["id"] for h in hops])
         parties = {h.event[c] for h in hops for c in _PARTY_COLUMNS if h.event[c]}
         places = {h.event["warehouse_id"] for h in hops if h.event["warehouse_id"]}
         places |= {h.event["destination_warehouse_id"] for h in hops}
@@ -263,7 +264,8 @@ def unit_trace(
         )
         place = hop.event["warehouse_id"] or state.warehouse
         state = state.after(hop)
-        timeline.append(_hop_json(hop, state, viewer, names, place))
+        entry = _hop_json(hop, state, viewer, names, place)
+        timeline.append(entry | _error_json(marks.get(hop.event["id"]), entry["redacted"]))
     current = _current(unit, state, viewer, names, as_of)
     return {
         "di": di,
@@ -469,6 +471,23 @@ def _hop_json(
 
 
 _AGGREGATION = frozenset({BizStep.PACKING, BizStep.UNPACKING})
+
+
+def _error_json(mark: Mapping[str, Any] | None, redacted: bool) -> dict[str, Any]:
+    """Whether a hop was declared erroneous (EPCIS error declaration) and what corrected it;
+    the declaring and correcting events' ids only where the hop itself is not redacted."""
+    if mark is None:
+        return {"declared_erroneous": False, "error_reason": None, "correction": None}
+    return {
+        "declared_erroneous": mark["declared_by"] is not None,
+        "error_reason": mark["error_reason"],
+        "correction": None
+        if redacted
+        else {
+            "declared_by": _id(mark["declared_by"]),
+            "corrected_by": [str(event_id) for event_id in mark["corrected_by"]],
+        },
+    }
 
 
 def _current(
