@@ -38,7 +38,7 @@ from udi.checksums import gs1_mod10
 from udi.digital_link import render_digital_link
 from udi.errors import ParseError
 from udi.identifiers import Gln, Gtin, Sscc
-from warehouse.domain.movements import Action, BizStep, Disposition, EventType
+from warehouse.domain.movements import Action, BizStep, Disposition, EventType, NewItem
 
 STANDARD_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 NAMESPACE = "urn:udi-trace:epcis:"
@@ -430,19 +430,6 @@ class Ref:
 
 
 @dataclass(frozen=True, slots=True)
-class CapturedItem:
-    """One item as our events hold it (mirror of the service's ``NewItem``)."""
-
-    di: str | None = None
-    serial: str | None = None
-    lot: str | None = None
-    quantity: int = 1
-    expiry: date | None = None
-    production_date: date | None = None
-    sscc: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class CapturedEvent:
     """An EPCIS event read into our vocabulary; parties and places still as :class:`Ref`."""
 
@@ -455,7 +442,7 @@ class CapturedEvent:
     event_time: datetime
     action: Action
     disposition: Disposition | None = None
-    items: tuple[CapturedItem, ...] = ()
+    items: tuple[NewItem, ...] = ()
     parent_sscc: str | None = None
     read_point: Ref | None = None
     location: Ref | None = None
@@ -573,13 +560,13 @@ class _Reader:
 
     # -- what --
 
-    def items(self, kind: EventType) -> tuple[CapturedItem, ...]:
+    def items(self, kind: EventType) -> tuple[NewItem, ...]:
         epc_field, quantity_field = (
             ("epcList", "quantityList")
             if kind is EventType.OBJECT
             else ("childEPCs", "childQuantityList")
         )
-        items: list[tuple[str, CapturedItem]] = []
+        items: list[tuple[str, NewItem]] = []
         for index, uri in enumerate(self.raw.get(epc_field, [])):
             items.append((canonical(uri), self.instance(uri, epc_field, index)))
         for index, element in enumerate(self.raw.get(quantity_field, [])):
@@ -601,12 +588,12 @@ class _Reader:
             )
         return key
 
-    def instance(self, uri: str, name: str, index: int) -> CapturedItem:
+    def instance(self, uri: str, name: str, index: int) -> NewItem:
         key = self.key(uri, name, index)
         if key.kind is KeyKind.SSCC:
-            return CapturedItem(sscc=key.value)
+            return NewItem(sscc=key.value)
         if key.kind is KeyKind.SGTIN:
-            return CapturedItem(di=key.value, serial=key.serial, lot=key.lot)
+            return NewItem(di=key.value, serial=key.serial, lot=key.lot)
         raise self.refuse(
             "epcis.identifier",
             f"Expected a unit (SGTIN) or container (SSCC) in {name}, got a {key.kind} {uri!r}.",
@@ -614,7 +601,7 @@ class _Reader:
             index,
         )
 
-    def quantity(self, element: Mapping[str, Any], name: str, index: int) -> CapturedItem:
+    def quantity(self, element: Mapping[str, Any], name: str, index: int) -> NewItem:
         key = self.key(element["epcClass"], name, index, "epcClass")
         if key.kind not in (KeyKind.LGTIN, KeyKind.GTIN):
             raise self.refuse(
@@ -642,9 +629,9 @@ class _Reader:
                 index,
                 "quantity",
             )
-        return CapturedItem(di=key.value, lot=key.lot, quantity=int(amount))
+        return NewItem(di=key.value, lot=key.lot, quantity=int(amount))
 
-    def with_lot_data(self, items: list[tuple[str, CapturedItem]]) -> Iterable[CapturedItem]:
+    def with_lot_data(self, items: list[tuple[str, NewItem]]) -> Iterable[NewItem]:
         """Apply ilmd (to every trade item) and per-item ``udit:itemData`` to the items."""
         shared = self.lot_data(self.raw.get("ilmd") or {}, "ilmd")
         per_item = {}
@@ -663,7 +650,7 @@ class _Reader:
                     f"Expected lotNumber {item.lot} as in the identifier, got {lot}.",
                     "ilmd",
                 )
-            yield CapturedItem(
+            yield NewItem(
                 di=item.di,
                 serial=item.serial,
                 lot=item.lot or lot,

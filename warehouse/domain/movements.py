@@ -380,6 +380,21 @@ CONFLICT_CODES = frozenset({"stock.insufficient", "stock.conflict"})
 
 
 @dataclass(frozen=True, slots=True)
+class NewItem:
+    """One item of an event: a serialised unit, a lot quantity, or a container (SSCC).
+
+    Defined here, not in the movement service, so pure mappings (EPCIS) build items too."""
+
+    di: str | None = None
+    serial: str | None = None
+    lot: str | None = None
+    quantity: int = 1
+    expiry: date | None = None
+    production_date: date | None = None
+    sscc: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Refusal:
     """Why a step is refused for one item: a stable code and an "Expected X, got Y." message."""
 

@@ -36,7 +36,7 @@ from warehouse.repository import movements as movement_rows
 from warehouse.repository.pages import PageRequest
 from warehouse.services import movements, read_transaction
 from warehouse.services.errors import FieldError, NotFound, ValidationFailed
-from warehouse.services.movements import Document, EventFilter, EventRefused, NewEvent, NewItem
+from warehouse.services.movements import Document, EventFilter, EventRefused, NewEvent
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "data" / "epcis" / "EPCIS-JSON-Schema.json"
 MAX_SCHEMA_ERRORS = 50
@@ -420,7 +420,7 @@ class _Resolver:
                 event_id=event.event_id,
                 biz_step=event.biz_step,
                 event_time=event.event_time,
-                items=tuple(NewItem(**_item_fields(i)) for i in event.items),
+                items=event.items,
                 event_type=event.event_type,
                 action=event.action,
                 disposition=event.disposition,
@@ -479,18 +479,6 @@ def _unknown(ref: Ref, kind: str) -> MappingRefused:
         f"Expected a known {_KIND_NAMES[kind]} identifier, got {ref.given!r}.",
         ref.pointer,
     )
-
-
-def _item_fields(item: epcis.CapturedItem) -> dict[str, Any]:
-    return {
-        "di": item.di,
-        "serial": item.serial,
-        "lot": item.lot,
-        "quantity": item.quantity,
-        "expiry": item.expiry,
-        "production_date": item.production_date,
-        "sscc": item.sscc,
-    }
 
 
 # --- Query ----------------------------------------------------------------------------------------

@@ -51,6 +51,7 @@ from warehouse.domain.movements import (
     BizStep,
     Disposition,
     EventType,
+    NewItem,
     Placement,
     Refusal,
     UnitState,
@@ -110,19 +111,6 @@ class Document:
     """``po``, ``desadv``, ``inv``, ``recadv``, ``rma``…"""
 
     id: str
-
-
-@dataclass(frozen=True, slots=True)
-class NewItem:
-    """One item of an event: a serialised unit, a lot quantity, or a container (SSCC)."""
-
-    di: str | None = None
-    serial: str | None = None
-    lot: str | None = None
-    quantity: int = 1
-    expiry: date | None = None
-    production_date: date | None = None
-    sscc: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
