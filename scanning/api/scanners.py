@@ -11,8 +11,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from scanning import devices as service
-from scanning.api.scans import NO_NUL
 from warehouse.api.common import (
+    NO_NUL,
     PageArgsSchema,
     created,
     list_schema,

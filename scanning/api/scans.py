@@ -20,7 +20,14 @@ from scanning import devices, ingest, review
 from scanning.ingest import InvalidScan, ScanIn
 from scanning.normalise import MAX_SCAN_LENGTH
 from scanning.operations import Operation
-from warehouse.api.common import PageArgsSchema, list_schema, page_json, page_request, query_args
+from warehouse.api.common import (
+    NO_NUL,
+    PageArgsSchema,
+    list_schema,
+    page_json,
+    page_request,
+    query_args,
+)
 from warehouse.api.events import DocumentSchema
 from warehouse.db import db
 from warehouse.domain.roles import Role
@@ -59,8 +66,6 @@ blp = Blueprint(
 )
 
 _TEXT = ma.validate.Length(min=1, max=100)
-# PostgreSQL text cannot hold NUL: refuse it in every text field that is stored.
-NO_NUL = ma.validate.Regexp(r"\A[^\x00]*\Z", error="Expected text without NUL characters.")
 _REF = [ma.validate.Length(min=1, max=64), NO_NUL]
 OPERATIONS = [o.value for o in Operation]
 REVIEWERS = (Role.ADMIN, Role.ORG_MANAGER, Role.WAREHOUSE_OPERATOR)

@@ -16,6 +16,9 @@ from warehouse.repository.pages import DEFAULT_LIMIT, MAX_LIMIT, Page, PageReque
 from warehouse.services.versions import Versioned
 from warehouse.web.auth import require_roles
 
+NO_NUL = ma.validate.Regexp(r"\A[^\x00]*\Z", error="Expected text without NUL characters.")
+"""For every text field that is stored: PostgreSQL text cannot hold NUL (it would be a 500)."""
+
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 

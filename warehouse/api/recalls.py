@@ -19,6 +19,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from warehouse.api.common import (
+    NO_NUL,
     PageArgsSchema,
     created,
     list_schema,
@@ -54,13 +55,12 @@ blp = Blueprint(
 
 
 # PostgreSQL text cannot hold NUL: refuse it in every text that reaches a query or a row.
-_NO_NUL = ma.validate.Regexp(r"\A[^\x00]*\Z", error="Expected text without NUL characters.")
 
 
 def _text(**kwargs: Any) -> ma.fields.String:
     """A string field that refuses NUL (plus any further validators)."""
     more = kwargs.pop("validate", [])
-    return ma.fields.String(validate=[_NO_NUL, *more], **kwargs)
+    return ma.fields.String(validate=[NO_NUL, *more], **kwargs)
 
 
 class RecallInSchema(ma.Schema):
