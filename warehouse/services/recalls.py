@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, text, update
+from sqlalchemy import ColumnElement, Table, and_, func, or_, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -90,13 +90,15 @@ class NewRecall:
 # --- Matching the recalled goods ------------------------------------------------------------------
 
 
-def _units_matched(scope: RecallScope) -> ColumnElement[bool]:
+def _matched(table: Table, scope: RecallScope) -> ColumnElement[bool]:
+    """Rows of ``table`` (units, event items, shipment items: each has di, lot and serial)
+    naming the recalled DI with a recalled lot or serial."""
     parts = []
     if scope.lots:
-        parts.append(UNIT.c.lot.in_(scope.lots))
+        parts.append(table.c.lot.in_(scope.lots))
     if scope.serials:
-        parts.append(UNIT.c.serial.in_(scope.serials))
-    return and_(UNIT.c.di == scope.di, or_(*parts))
+        parts.append(table.c.serial.in_(scope.serials))
+    return and_(table.c.di == scope.di, or_(*parts))
 
 
 def _single_serials(scope: RecallScope) -> ColumnElement[bool]:
@@ -105,24 +107,6 @@ def _single_serials(scope: RecallScope) -> ColumnElement[bool]:
     if scope.lots:
         condition = and_(condition, UNIT.c.lot.not_in(scope.lots))
     return condition
-
-
-def _items_matched(scope: RecallScope) -> ColumnElement[bool]:
-    parts = []
-    if scope.lots:
-        parts.append(ITEM.c.lot.in_(scope.lots))
-    if scope.serials:
-        parts.append(ITEM.c.serial.in_(scope.serials))
-    return and_(ITEM.c.di == scope.di, or_(*parts))
-
-
-def _shipment_items_matched(scope: RecallScope) -> ColumnElement[bool]:
-    parts = []
-    if scope.lots:
-        parts.append(SHIP_ITEM.c.lot.in_(scope.lots))
-    if scope.serials:
-        parts.append(SHIP_ITEM.c.serial.in_(scope.serials))
-    return and_(SHIP_ITEM.c.di == scope.di, or_(*parts))
 
 
 def _locking(session: Session, query: Any) -> Any:
@@ -214,7 +198,7 @@ def _in_transit(session: Session, scope: RecallScope) -> list[dict[str, Any]]:
             func.sum(SHIP_ITEM.c.quantity),
         )
         .join(SHIP_ITEM, SHIP_ITEM.c.shipment_id == SHIP.c.id)
-        .where(SHIP.c.status == "in_transit", _shipment_items_matched(scope))
+        .where(SHIP.c.status == "in_transit", _matched(SHIP_ITEM, scope))
         .group_by(
             SHIP.c.id,
             SHIP.c.from_org_id,
@@ -244,7 +228,7 @@ def _in_containers(session: Session, scope: RecallScope) -> list[dict[str, Any]]
     query = (
         select(*columns, func.count())
         .where(
-            _units_matched(scope),
+            _matched(UNIT, scope),
             UNIT.c.container_sscc.is_not(None),
             UNIT.c.status.in_([s.value for s in IN_STOCK]),
         )
@@ -277,7 +261,7 @@ def _used_up(
     statuses = {Category.DISPENSED: UnitStatus.DISPENSED, Category.DESTROYED: UnitStatus.DESTROYED}
     query = (
         select(UNIT.c.status, UNIT.c.possessor_id, func.count())
-        .where(_units_matched(scope), UNIT.c.status.in_([s.value for s in statuses.values()]))
+        .where(_matched(UNIT, scope), UNIT.c.status.in_([s.value for s in statuses.values()]))
         .group_by(UNIT.c.status, UNIT.c.possessor_id)
     )
     found = session.execute(query).all()
@@ -294,7 +278,7 @@ def _by_step(
     query = (
         select(EV.c.acting_org_id, func.sum(ITEM.c.quantity))
         .join(ITEM, ITEM.c.event_id == EV.c.id)
-        .where(EV.c.biz_step == step.value, _items_matched(scope), EV.c.id.not_in(_erroneous()))
+        .where(EV.c.biz_step == step.value, _matched(ITEM, scope), EV.c.id.not_in(_erroneous()))
         .group_by(EV.c.acting_org_id)
     )
     if since is not None:
@@ -552,7 +536,7 @@ def _hold_units(
     statement = (
         update(UNIT)
         .where(
-            _units_matched(scope),
+            _matched(UNIT, scope),
             UNIT.c.status.in_(HOLDABLE),
             HOLD.c.batch_id == batch_id,
             HOLD.c.owner_id == UNIT.c.owner_id,
