@@ -8,6 +8,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from warehouse.services.partitions import autogenerate_filters
+
 config = context.config
 if config.config_file_name is not None and not logging.getLogger("udi").handlers:
     fileConfig(config.config_file_name, disable_existing_loggers=False)
@@ -43,6 +45,8 @@ def run_migrations_online() -> None:
             target_metadata=_target_metadata(),
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            # The metadata describes partitioned tables, not their monthly partitions (0013).
+            **autogenerate_filters(connection),
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -17,17 +17,19 @@ from warehouse import catalogue_import, demo, tables, tokens
 from warehouse.catalogue_import import FileFormat
 from warehouse.db import db
 from warehouse.domain.roles import Role
+from warehouse.services import partitions
 from warehouse.services.catalogue import ImportRecord, ImportReport, import_records
 
 tokens_cli = AppGroup("tokens", help="Issue, list and revoke API tokens.")
 orgs_cli = AppGroup("orgs", help="Create and list organisations.")
 demo_cli = AppGroup("demo", help="Demo data for trying the service out.")
 catalogue_cli = AppGroup("catalogue", help="Import the device catalogue.")
+events_cli = AppGroup("events", help="Maintain the event history.")
 
 
 def register(app: Flask) -> None:
     """Add the command groups to ``app.cli``."""
-    for group in (tokens_cli, orgs_cli, demo_cli, catalogue_cli):
+    for group in (tokens_cli, orgs_cli, demo_cli, catalogue_cli, events_cli):
         app.cli.add_command(group)
 
 
@@ -185,3 +187,45 @@ def _print_report(report: ImportReport, total: int, unit: str) -> None:
         f"{total:>10} {len(report.imported):>9} {len(report.skipped):>8} "
         f"{report.rejected:>9} {len(report.created_registrants):>12}"
     )
+
+
+@events_cli.command("partitions")
+@click.option(
+    "--months-ahead",
+    type=click.IntRange(min=0, max=120),
+    default=partitions.DEFAULT_MONTHS_AHEAD,
+    show_default=True,
+    help="Create the monthly partitions up to this many months after the current one.",
+)
+def partitions_command(months_ahead: int) -> None:
+    """Create missing monthly partitions of events and event_items (PostgreSQL) and list them
+    with their row counts; warn when a DEFAULT partition holds rows. Run it monthly."""
+    report = partitions.maintain(db.session, months_ahead)
+    if not report.partitioned:
+        click.echo(
+            "events and event_items are not partitioned on this database (SQLite keeps plain"
+            " tables): nothing to do."
+        )
+        return
+    for name in report.created:
+        click.echo(f"created {name}")
+    if not report.created:
+        click.echo(f"every partition up to {months_ahead} month(s) ahead exists: nothing created")
+    click.echo(f"\n{'table':12}  {'partition':24}  {'month':8}  {'rows':>12}")
+    for p in report.partitions:
+        month = "DEFAULT" if p.default else (f"{p.month:%Y-%m}" if p.month else "?")
+        rows = "?" if p.rows is None else (str(p.rows) if p.default else f"~{p.rows}")
+        click.echo(f"{p.table:12}  {p.name:24}  {month:8}  {rows:>12}")
+    click.echo("(~: PostgreSQL's estimate as of the last ANALYZE; DEFAULT counts are exact)")
+    for month in report.blocked:
+        click.echo(
+            f"warning: no partition created for {month:%Y-%m}: DEFAULT holds rows of that month;"
+            " move them out by hand (docs/scaling.md)",
+            err=True,
+        )
+    for name, rows in report.default_rows.items():
+        click.echo(
+            f"warning: {name} holds {rows} row(s); it should stay empty (ids of months without"
+            " a partition land there, and the command moves nothing out of it)",
+            err=True,
+        )

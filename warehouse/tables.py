@@ -21,6 +21,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     Numeric,
+    PrimaryKeyConstraint,
     String,
     Table,
     UniqueConstraint,
@@ -342,7 +343,7 @@ events = Table(
     "events",
     metadata,
     Column("id", Uuid, primary_key=True, comment="UUIDv7, server-assigned"),
-    Column("event_id", Uuid, nullable=False, unique=True, comment="client-supplied, idempotent"),
+    Column("event_id", Uuid, nullable=False, comment="client-supplied, idempotent"),
     Column("event_type", String(20), nullable=False),
     Column("action", String(10), nullable=False),
     Column("biz_step", String(40), nullable=False),
@@ -380,7 +381,11 @@ events = Table(
         name="error_reason_known",
     ),
     comment="append-only: UPDATE and DELETE are refused by triggers",
+    # Monthly partitions on PostgreSQL (migration 0013; ids are UUIDv7, so a month is an id
+    # range); SQLite ignores this and keeps a plain table.
+    postgresql_partition_by="RANGE (id)",
 )
+Index(None, events.c.event_id)  # not unique: a partitioned table cannot be (see event_keys)
 Index(None, events.c.event_time)
 Index(None, events.c.biz_step)
 Index(None, events.c.location_id)
@@ -393,7 +398,7 @@ Index(None, events.c.parent_sscc)  # unit trace: a container's pack/unpack event
 event_items = Table(
     "event_items",
     metadata,
-    Column("id", Uuid, primary_key=True),
+    Column("id", Uuid, nullable=False),
     Column("event_id", Uuid, ForeignKey(events.c.id), nullable=False),
     Column("di", String(100), nullable=True),
     Column("serial", String(100), nullable=True),
@@ -404,12 +409,24 @@ event_items = Table(
     Column("sscc", String(18), nullable=True, comment="a container moved as a whole"),
     CheckConstraint("quantity > 0", name="quantity_positive"),
     CheckConstraint("di IS NOT NULL OR sscc IS NOT NULL", name="di_or_sscc"),
+    # The partition key must be in the primary key; it also serves "the items of an event".
+    PrimaryKeyConstraint("event_id", "id"),
     comment="append-only: UPDATE and DELETE are refused by triggers",
+    # Same months as the event (its server id), so an event and its items share a partition.
+    postgresql_partition_by="RANGE (event_id)",
 )
-Index(None, event_items.c.event_id)
 Index(None, event_items.c.di, event_items.c.serial)
 Index(None, event_items.c.di, event_items.c.lot)
 Index(None, event_items.c.sscc)
+
+event_keys = Table(
+    "event_keys",
+    metadata,
+    Column("event_id", Uuid, primary_key=True, comment="client-supplied, idempotent"),
+    # No foreign key: Citus cannot enforce one between tables distributed on different columns.
+    Column("id", Uuid, nullable=False, comment="events.id"),
+    comment="append-only: the one place events.event_id is unique (events are partitioned)",
+)
 
 units = Table(
     "units",

@@ -23,6 +23,7 @@ from warehouse import tables
 from warehouse.repository.pages import Page, PageRequest, paginate
 
 EV = tables.events
+KEY = tables.event_keys
 ITEM = tables.event_items
 UNIT = tables.units
 STOCK = tables.stock
@@ -37,7 +38,7 @@ _CHUNK = 400
 """IN lists are split into chunks of this size (SQLite's 32k variables limit)."""
 
 
-APPEND_ONLY = frozenset({"events", "event_items"})
+APPEND_ONLY = frozenset({"events", "event_items", "event_keys"})
 
 
 class AppendOnlyError(RuntimeError):
@@ -91,8 +92,13 @@ def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
 # Each statement is built once at import: building (and cache-keying) a statement with IN
 # lists cost more than running it for a single event.
 
-_EXISTING_EVENTS = select(EV.c.event_id, EV.c.id, EV.c.event_hash).where(
-    EV.c.event_id.in_(_in("ids"))
+# Client event ids are unique in ``event_keys`` (``events`` is partitioned by month on
+# PostgreSQL and cannot enforce it): look them up there, then fetch the event by its server id,
+# which is the partition key.
+_EXISTING_EVENTS = (
+    select(KEY.c.event_id, EV.c.id, EV.c.event_hash)
+    .join(EV, EV.c.id == KEY.c.id)
+    .where(KEY.c.event_id.in_(_in("ids")))
 )
 
 
@@ -109,9 +115,11 @@ def existing_events(
 
 
 _DECLARED = select(EV.c.declared_event_id).where(EV.c.declared_event_id.is_not(None))
-_EVENT_REFERENCES = select(
-    EV.c.event_id, EV.c.id, EV.c.acting_org_id, EV.c.id.in_(_DECLARED).label("declared")
-).where(EV.c.event_id.in_(_in("ids")))
+_EVENT_REFERENCES = (
+    select(KEY.c.event_id, EV.c.id, EV.c.acting_org_id, EV.c.id.in_(_DECLARED).label("declared"))
+    .join(EV, EV.c.id == KEY.c.id)
+    .where(KEY.c.event_id.in_(_in("ids")))
+)
 
 
 def event_references(
@@ -297,6 +305,14 @@ def insert_rows(session: Session, table: Any, rows: list[dict[str, Any]]) -> Non
         if table.name not in _INSERTS:
             _INSERTS[table.name] = table.insert()
         session.execute(_INSERTS[table.name], rows)
+
+
+def insert_events(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert events and their client ids into ``event_keys``, whose primary key refuses an
+    event_id stored before (also by a concurrent batch: it waits for that one's commit)."""
+    if rows:
+        insert_rows(session, EV, rows)
+        insert_rows(session, KEY, [{"event_id": r["event_id"], "id": r["id"]} for r in rows])
 
 
 _UNIT_FIELDS = (

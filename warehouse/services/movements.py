@@ -302,7 +302,7 @@ def record(
         raise ValidationFailed("batch", [FieldError("events", "request.batch_too_large", message)])
     # The first attempt assumes every event_id is new (the usual case) and skips looking them
     # up: a replayed event is either refused by the state it already changed (the refused ids
-    # are then looked up) or accepted again and fails the unique index on event_id. Either way
+    # are then looked up) or accepted again and fails event_keys' primary key. Either way
     # the batch is re-run with the lookup, which answers it as a duplicate (or
     # ``event.id_reused``); that re-run does not count as a retry.
     look_up = False
@@ -1502,7 +1502,7 @@ class _Batch:
     def _flush(self) -> None:
         s = self.session
         rows.insert_rows(s, tables.shipments, self.out["shipments"])
-        rows.insert_rows(s, tables.events, self.out["events"])
+        rows.insert_events(s, self.out["events"])
         rows.insert_rows(s, tables.event_items, self.out["event_items"])
         rows.insert_rows(s, tables.shipment_items, self.out["shipment_items"])
         new_units, changed_units = [], []
