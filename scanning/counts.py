@@ -13,21 +13,23 @@ Confirming records the adjustments through :func:`warehouse.services.movements.r
 call: a missing unit or shortfall is written off (``destroying``, 盘亏), a unit found that the
 organisation holds elsewhere is put away here (``storing``), a unit or surplus never received
 is received here (``receiving``, so it waits for acceptance like any receipt). A unit another
-organisation holds is listed as "not in your stock" (its state is not disclosed), a used one
-as used; neither is adjusted. Event ids derive from the session, so
-confirming again after a crash records nothing twice.
+organisation holds is listed as "not in your stock" (its state is not disclosed), also under
+row-level security, where the counter cannot otherwise see it; a used one as used; neither is
+adjusted. Event ids derive from the session, so confirming again after a crash records
+nothing twice.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from scanning import tables as scan_tables
@@ -327,19 +329,47 @@ def _units(
     by_di: dict[str, list[str]] = defaultdict(list)
     for di, serial in keys:
         by_di[di].append(serial)
-    for di, serials in sorted(by_di.items()):
-        for start in range(0, len(serials), _CHUNK):
-            chunk = serials[start : start + _CHUNK]
-            query = select(
-                UNITS.c.di,
-                UNITS.c.serial,
-                UNITS.c.possessor_id,
-                UNITS.c.status,
-                UNITS.c.location_id,
-            ).where(UNITS.c.di == di, UNITS.c.serial.in_(chunk))
-            for unit in session.execute(query).mappings():
-                found[(unit["di"], unit["serial"])] = unit
+    with _across_organisations(session, bool(keys)):
+        for di, serials in sorted(by_di.items()):
+            for start in range(0, len(serials), _CHUNK):
+                chunk = serials[start : start + _CHUNK]
+                query = select(
+                    UNITS.c.di,
+                    UNITS.c.serial,
+                    UNITS.c.possessor_id,
+                    UNITS.c.status,
+                    UNITS.c.location_id,
+                ).where(UNITS.c.di == di, UNITS.c.serial.in_(chunk))
+                for unit in session.execute(query).mappings():
+                    found[(unit["di"], unit["serial"])] = unit
     return found
+
+
+_BYPASS = "udi.rls_bypass"
+
+
+@contextmanager
+def _across_organisations(session: Session, needed: bool) -> Iterator[None]:
+    """Lift row-level security for the stray-serial lookup only, then restore the setting.
+
+    Under RLS (migration 0009, ``DATABASE_RLS_ROLE``) another organisation's unit is invisible,
+    so a stray it holds would read as "never received" and its confirmation would try to
+    receive a unit that exists. The lookup must see every unit of the scanned serials; what
+    leaves the service is only :data:`NOT_YOURS` for those (see :func:`_whereabouts`), exactly
+    as without RLS. The previous value comes back at once, so the counter's other reads stay
+    bound by the policies. Without RLS armed the setting is read by nobody.
+    """
+    if not needed or session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    before = session.execute(
+        text("SELECT coalesce(current_setting(:name, true), '')"), {"name": _BYPASS}
+    ).scalar_one()
+    session.execute(text("SELECT set_config(:name, 'on', true)"), {"name": _BYPASS})
+    yield  # an error aborts the transaction, and the setting (SET LOCAL) goes with it
+    session.execute(
+        text("SELECT set_config(:name, :value, true)"), {"name": _BYPASS, "value": before}
+    )
 
 
 _CHUNK = 500

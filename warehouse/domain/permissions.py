@@ -14,7 +14,8 @@ object of another organisation behind an allowed operation:
   parameter) answers 404, exactly like a missing one; regulators see objects within their
   jurisdiction, admins everything.
 - ``ORGANISATION``: like private, but regulators' jurisdiction does not reach it: an
-  organisation's own equipment (scanner devices), not traceability data.
+  organisation's own equipment (scanner devices) and work queues (scan exceptions, stock
+  counts), not traceability data.
 - ``CALLER``: no object in the path; the answer is about, or filtered to, the caller.
 """
 
@@ -155,16 +156,18 @@ PERMISSIONS: dict[tuple[str, str], Permission] = {
     ("POST", f"{_V1}/scans"): Permission(SCANNER_DEVICES, Scope.CALLER, _DEVICE),
     ("POST", f"{_V1}/scans/batch"): Permission(SCANNER_DEVICES, Scope.CALLER, _DEVICE),
     ("GET", f"{_V1}/scans/exceptions"): Permission(EVERYONE, Scope.CALLER),
-    ("GET", f"{_V1}/scans/exceptions/{{exception_id}}"): Permission(EVERYONE, Scope.PRIVATE),
+    ("GET", f"{_V1}/scans/exceptions/{{exception_id}}"): Permission(EVERYONE, Scope.ORGANISATION),
     ("POST", f"{_V1}/scans/exceptions/{{exception_id}}/resolve"): Permission(
-        SCAN_REVIEWERS, Scope.PRIVATE
+        SCAN_REVIEWERS, Scope.ORGANISATION
     ),
     ("POST", f"{_V1}/scans/exceptions/{{exception_id}}/reject"): Permission(
-        SCAN_REVIEWERS, Scope.PRIVATE
+        SCAN_REVIEWERS, Scope.ORGANISATION
     ),
     ("POST", f"{_V1}/stock-counts"): Permission(STOCK_COUNTERS, Scope.CALLER),
-    ("GET", f"{_V1}/stock-counts/{{count_id}}"): Permission(EVERYONE, Scope.PRIVATE),
-    ("POST", f"{_V1}/stock-counts/{{count_id}}/confirm"): Permission(SCAN_REVIEWERS, Scope.PRIVATE),
+    ("GET", f"{_V1}/stock-counts/{{count_id}}"): Permission(EVERYONE, Scope.ORGANISATION),
+    ("POST", f"{_V1}/stock-counts/{{count_id}}/confirm"): Permission(
+        SCAN_REVIEWERS, Scope.ORGANISATION
+    ),
     # EPCIS 2.0 interface over the same events.
     ("GET", f"{_V1}/epcis/events"): Permission(EVERYONE, Scope.CALLER),
     ("POST", f"{_V1}/epcis/capture"): Permission(EVENT_WRITERS, Scope.CALLER),
