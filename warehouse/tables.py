@@ -634,3 +634,64 @@ audit_head = Table(
 # (migration 0007 also gives ``units`` a fillfactor of 50 for that; docs/recalls.md).
 Index(None, units.c.di, units.c.lot)
 Index(None, shipment_items.c.di, shipment_items.c.lot)
+
+
+# --- EPCIS events recorded as sent (migration 0015; warehouse/services/epcis.py) ------------------
+# Captured EPCIS events our movement model cannot apply (a TransformationEvent, a quantity in
+# kilograms…), kept verbatim and exported back as sent. They never touch units or stock.
+# Append-only like ``events``; on PostgreSQL the tenant is the capturing organisation.
+
+epcis_recorded_events = Table(
+    "epcis_recorded_events",
+    metadata,
+    Column("id", Uuid, primary_key=True, comment="UUIDv7, server-assigned"),
+    Column(
+        "org_id",
+        Uuid,
+        ForeignKey(organisations.c.id),
+        nullable=False,
+        comment="the capturing organisation",
+    ),
+    Column("event_id", Uuid, nullable=False, comment="uuid of the eventID (uuid5 unless urn:uuid)"),
+    Column("epcis_event_id", String, nullable=False, comment="the eventID as sent"),
+    Column("event_type", String(40), nullable=False, comment="EPCIS type, e.g. ObjectEvent"),
+    Column("event_time", DateTime(timezone=True), nullable=False, comment="UTC"),
+    Column("event_time_offset", String(6), nullable=False, comment="e.g. +08:00"),
+    Column("biz_step", String, nullable=True, comment="CBV short name, else the URI as sent"),
+    Column("disposition", String, nullable=True, comment="CBV short name, else the URI as sent"),
+    Column("read_point_id", Uuid, ForeignKey(locations.c.id), nullable=True, comment="resolved"),
+    Column("location_id", Uuid, ForeignKey(locations.c.id), nullable=True, comment="bizLocation"),
+    Column("declared_event_id", Uuid, nullable=True, comment="event_id an errorDeclaration names"),
+    Column("reason", String(60), nullable=False, comment="epcis.not_applied.*"),
+    Column("reason_detail", String, nullable=False),
+    Column("reason_field", String, nullable=False, comment="JSON pointer into the document"),
+    Column("context", JSON, nullable=True, comment="the document's @context"),
+    Column("body", JSON, nullable=False, comment="the event as received"),
+    Column("content_hash", String(64), nullable=False, comment="SHA-256, recordTime left out"),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("batch_id", Uuid, nullable=False),
+    UniqueConstraint("org_id", "event_id"),
+    CheckConstraint("reason LIKE 'epcis.not_applied.%'", name="reason_not_applied"),
+    comment="append-only: UPDATE and DELETE are refused by triggers",
+)
+Index(None, epcis_recorded_events.c.event_id)
+Index(None, epcis_recorded_events.c.event_time)
+Index(None, epcis_recorded_events.c.location_id)
+Index(None, epcis_recorded_events.c.read_point_id)
+
+epcis_recorded_items = Table(
+    "epcis_recorded_items",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("recorded_id", Uuid, ForeignKey(epcis_recorded_events.c.id), nullable=False),
+    Column("di", String(14), nullable=True),
+    Column("serial", String, nullable=True),
+    Column("lot", String, nullable=True),
+    Column("sscc", String(18), nullable=True),
+    CheckConstraint("di IS NOT NULL OR sscc IS NOT NULL", name="di_or_sscc"),
+    comment="the GS1 keys a recorded event names, for the DI/lot/serial/SSCC filters; append-only",
+)
+Index(None, epcis_recorded_items.c.recorded_id)
+Index(None, epcis_recorded_items.c.di, epcis_recorded_items.c.serial)
+Index(None, epcis_recorded_items.c.di, epcis_recorded_items.c.lot)
+Index(None, epcis_recorded_items.c.sscc)

@@ -18,10 +18,13 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from tests.e2e.test_service_basics import assert_problem
 from tests.movements_world import GAUZE, STENT, World, build_world, gauze, stent, token
+from warehouse.db import RLS_ROLE_CONFIG
 from warehouse.demo import credit_code, gtin
 from warehouse.domain import epcis as mapping
 from warehouse.domain.catalogue import ProductionIdentifiers
@@ -273,44 +276,121 @@ def assert_same_event(sent: dict[str, Any], written: dict[str, Any], resolve: Re
 
 # --- the GS1 examples -------------------------------------------------------------------------
 
+# What each example's events become: accepted (applied to our movements) or recorded as sent
+# (with why). Files in the examples folder not listed here must still be all accepted or
+# recorded, and round-trip.
+EXAMPLE_OUTCOMES = {
+    "Example_9.6.1-ObjectEvent.jsonld": [
+        ("recorded", "epcis.not_applied.shipping_destination"),
+        ("accepted", None),
+    ],
+    "Example_9.6.1-ObjectEventWithDigitalLink.jsonld": [
+        ("recorded", "epcis.not_applied.shipping_destination"),
+        ("accepted", None),
+    ],
+    "Example_9.6.2-ObjectEvent.jsonld": [("recorded", "epcis.not_applied.uom")],
+    "Example_9.6.3-AggregationEvent.jsonld": [("recorded", "epcis.not_applied.aggregation")],
+    "Example_9.6.4-TransformationEvent.jsonld": [("recorded", "epcis.not_applied.event_type")],
+}
 
-@pytest.mark.parametrize("source", [VENDORED, SHARED], ids=["vendored", "shared"])
-@pytest.mark.parametrize(
-    "name", ["Example_9.6.1-ObjectEvent.jsonld", "Example_9.6.1-ObjectEventWithDigitalLink.jsonld"]
-)
-def test_example_9_6_1_receiving_round_trips_and_the_shipping_without_destination_is_refused(
+
+def example_files() -> list[Any]:
+    shared = sorted(SHARED.glob("*.jsonld")) if SHARED.is_dir() else []
+    return [
+        pytest.param(path, id=f"{path.parent.name}/{path.name}")
+        for path in (*shared, *sorted(VENDORED.glob("*.jsonld")))
+    ]
+
+
+def without_context(event: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in event.items() if k != "@context"}
+
+
+def by_event_id(events: list[dict[str, Any]]) -> dict[uuid.UUID, dict[str, Any]]:
+    return {mapping.event_uuid(e["eventID"]): e for e in events}
+
+
+def assert_round_trip(
+    sent: dict[str, Any],
+    results: list[dict[str, Any]],
+    written: dict[uuid.UUID, dict[str, Any]],
+    resolve: Resolve,
+) -> None:
+    """Each captured event comes back: a recorded one exactly as sent (JSON-equal once its
+    document's @context, carried on the event, is set aside), an applied one meaning the same."""
+    for raw, result in zip(exported_events(sent), results, strict=True):
+        back = written[mapping.event_uuid(result["eventID"])]
+        if result["status"] == "recorded" or result["not_applied"]:
+            assert without_context(back) == raw
+            assert back["@context"] == sent["@context"]
+        else:
+            assert_same_event(raw, back, resolve)
+
+
+@pytest.mark.parametrize("path", example_files())
+def test_every_gs1_example_round_trips_and_resent_is_all_duplicates(
     client: FlaskClient,
     world: World,
     aliases: dict[str, str],
     e_token: Headers,
-    name: str,
-    source: Path,
+    path: Path,
 ) -> None:
-    sent = example(name, source)
+    sent = json.loads(path.read_text(encoding="utf-8"))  # unmodified
     assert schema_errors(sent) == []
     body = capture(client, sent, e_token, content_type="application/ld+json")
-    assert (body["accepted"], body["rejected"]) == (1, 1), body
-    shipping, receiving = body["results"]
-    assert shipping["eventID"] == sent["epcisBody"]["eventList"][0]["eventID"]
-    # Our shipments name the party they go to; the example's shipping does not.
-    assert shipping["problem"]["code"] == "movement.location"
-    assert receiving["status"] == "accepted"
+    outcomes = [
+        (r["status"], r["not_applied"]["code"] if r["not_applied"] else None)
+        for r in body["results"]
+    ]
+    expected = EXAMPLE_OUTCOMES.get(path.name)
+    if expected is not None:
+        assert outcomes == expected, body
+    assert {status for status, _ in outcomes} <= {"accepted", "recorded"}, body
+    assert body["recorded"] == sum(1 for status, _ in outcomes if status == "recorded")
+    for result, raw in zip(body["results"], exported_events(sent), strict=True):
+        assert result["eventID"] == raw["eventID"]
+        if result["status"] == "recorded":
+            reason = result["not_applied"]
+            assert reason["field"].startswith(f"/epcisBody/eventList/{result['index']}/")
+            assert "stock and custody are unchanged" in reason["detail"]
+            assert reason["type"] == f"/problems/{reason['code']}"
 
-    event_id = mapping.event_uuid(receiving["eventID"])
-    written = exported_events(query(client, e_token, event_id=str(event_id)))
-    assert len(written) == 1
-    assert_same_event(sent["epcisBody"]["eventList"][1], written[0], resolver(world, aliases))
-    # The example's own spelling of places comes back: they are configured aliases.
-    assert written[0]["bizLocation"] == {"id": "urn:epc:id:sgln:0012345.11111.0"}
-    assert written[0]["epcList"][0].startswith("https://id.gs1.org/01/")
+    written = by_event_id(exported_events(query(client, e_token, limit=500)))
+    assert len(written) == len(body["results"])
+    assert_round_trip(sent, body["results"], written, resolver(world, aliases))
 
     again = capture(client, sent, e_token)
-    assert [r["status"] for r in again["results"]] == ["rejected", "duplicate"]
-    assert again["results"][1]["id"] == receiving["id"]
+    assert [r["status"] for r in again["results"]] == ["duplicate"] * len(body["results"])
+    assert [r["id"] for r in again["results"]] == [r["id"] for r in body["results"]]
+    assert [r["not_applied"] for r in again["results"]] == [
+        r["not_applied"] for r in body["results"]
+    ]
+    assert len(exported_events(query(client, e_token, limit=500))) == len(written)
+    # Our export, captured back (recorded events carry their context on the event now).
+    exported = query(client, e_token, limit=500, document="EPCISDocument")
+    back = capture(client, exported, e_token)
+    assert [r["status"] for r in back["results"]] == ["duplicate"] * len(written), back
+
+
+def test_example_9_6_1_receiving_is_applied_with_its_places_as_their_sglns(
+    client: FlaskClient, world: World, aliases: dict[str, str], e_token: Headers
+) -> None:
+    sent = example("Example_9.6.1-ObjectEvent.jsonld", VENDORED)
+    shipping, receiving = capture(client, sent, e_token)["results"]
+    assert shipping["status"] == "recorded"
+    assert shipping["not_applied"]["field"] == "/epcisBody/eventList/0/destinationList"
+    event_id = mapping.event_uuid(receiving["eventID"])
+    (written,) = exported_events(query(client, e_token, event_id=str(event_id)))
+    assert written["bizLocation"] == {"id": "urn:epc:id:sgln:0012345.11111.0"}
+    assert written["epcList"][0].startswith("https://id.gs1.org/01/")
+    # The recorded shipping of the same unit changed nothing: it is still E's, pending.
+    response = client.get("/api/v1/stock", query_string={"di": EXAMPLE_GTINS[0]}, headers=e_token)
+    (line,) = response.get_json()["items"]
+    assert (line["quantity"], line["status"]) == (1, "pending_acceptance")
 
 
 @pytest.mark.parametrize("source", [VENDORED, SHARED], ids=["vendored", "shared"])
-def test_example_9_6_2_in_kilograms_is_refused_and_round_trips_in_pieces(
+def test_example_9_6_2_is_recorded_in_kilograms_and_applied_in_pieces(
     client: FlaskClient,
     world: World,
     aliases: dict[str, str],
@@ -318,19 +398,23 @@ def test_example_9_6_2_in_kilograms_is_refused_and_round_trips_in_pieces(
     source: Path,
 ) -> None:
     sent = example("Example_9.6.2-ObjectEvent.jsonld", source)
-    refused = capture(client, sent, e_token)["results"][0]
-    assert refused["problem"]["code"] == "epcis.quantity"
-    error = refused["problem"]["errors"][0]
-    assert error["field"] == "/epcisBody/eventList/0/quantityList/0/uom"
-    assert "KGM" in error["message"]
+    recorded = capture(client, sent, e_token)["results"][0]
+    assert recorded["not_applied"]["field"] == "/epcisBody/eventList/0/quantityList/0/uom"
+    assert "KGM" in recorded["not_applied"]["message"]
 
-    # In pieces, and without the source location we have no field for, it is ours.
+    # In pieces it is still not ours while it names a source location (another eventID).
     pieces = copy.deepcopy(sent)
     event = pieces["epcisBody"]["eventList"][0]
+    event["eventID"] = f"urn:uuid:{uuid.uuid4()}"
     del event["quantityList"][0]["uom"]
-    refused = capture(client, pieces, e_token)["results"][0]
-    assert refused["problem"]["code"] == "epcis.unsupported_field"
-    assert refused["problem"]["errors"][0]["field"] == "/epcisBody/eventList/0/sourceList/1"
+    result = capture(client, pieces, e_token)["results"][0]
+    assert (result["status"], result["not_applied"]["code"]) == (
+        "recorded",
+        "epcis.not_applied.source_location",
+    )
+    assert result["not_applied"]["field"] == "/epcisBody/eventList/0/sourceList/1"
+    # Without it, it is a receiving of ours: applied, destination owner and location included.
+    event["eventID"] = f"urn:uuid:{uuid.uuid4()}"
     event["sourceList"] = event["sourceList"][:1]
     body = capture(client, pieces, e_token)
     assert body["accepted"] == 1, body
@@ -343,15 +427,190 @@ def test_example_9_6_2_in_kilograms_is_refused_and_round_trips_in_pieces(
     ]
 
 
-def test_examples_9_6_3_and_9_6_4_are_outside_our_model(
+def capture_all_examples(client: FlaskClient, headers: Headers) -> dict[str, Any]:
+    """Every example (the vendored ones, and the shared ones when present) by file name."""
+    sent = {}
+    for param in example_files():
+        (path,) = param.values
+        document_ = json.loads(path.read_text(encoding="utf-8"))
+        capture(client, document_, headers)
+        sent[path.name] = document_
+    return sent
+
+
+def test_recorded_events_are_the_capturing_organisations_and_regulators_where_they_happened(
     client: FlaskClient, world: World, aliases: dict[str, str], e_token: Headers
 ) -> None:
-    aggregation = example("Example_9.6.3-AggregationEvent.jsonld", SHARED)
-    body = capture(client, aggregation, e_token)
-    assert body["results"][0]["problem"]["code"] == "epcis.quantity"  # 200.5 kg of children
-    transformation = example("Example_9.6.4-TransformationEvent.jsonld", SHARED)
-    body = capture(client, transformation, e_token)
-    assert body["results"][0]["problem"]["code"] == "epcis.unsupported_event"
+    sent = capture_all_examples(client, e_token)
+    mine = exported_events(query(client, e_token, limit=500))
+    assert any("@context" in e for e in mine)  # recorded ones come back
+    recorded = {e["eventID"] for e in mine if "@context" in e}
+
+    for stranger in (token(world, "M"), token(world, "X"), token(world, "P", Role.ORG_MANAGER)):
+        assert exported_events(query(client, stranger, limit=500)) == []
+    admin = exported_events(query(client, token(world, "P", Role.ADMIN), limit=500))
+    assert recorded <= {e["eventID"] for e in admin}
+    # A regulator sees those that happened at one of our locations in its jurisdiction: 9.6.2
+    # and 9.6.3 were read at E's warehouse in Xiamen (350206); 9.6.4's read point is no
+    # location of ours and 9.6.1's shipping read point is M's warehouse, also in Xiamen.
+    inside = exported_events(query(client, token(world, "M", Role.REGULATOR, jurisdiction="3502")))
+    seen = {e["eventID"] for e in inside if "@context" in e}
+    expected = {
+        exported_events(sent[name])[0]["eventID"]
+        for name in (
+            "Example_9.6.1-ObjectEvent.jsonld",
+            "Example_9.6.1-ObjectEventWithDigitalLink.jsonld",
+            "Example_9.6.2-ObjectEvent.jsonld",
+        )
+    }
+    if "Example_9.6.3-AggregationEvent.jsonld" in sent:
+        expected.add(exported_events(sent["Example_9.6.3-AggregationEvent.jsonld"])[0]["eventID"])
+    assert seen == expected
+    outside = token(world, "M", Role.REGULATOR, jurisdiction="110000")
+    assert [e for e in exported_events(query(client, outside)) if "@context" in e] == []
+
+
+def test_the_event_filters_apply_to_recorded_events(
+    client: FlaskClient, world: World, aliases: dict[str, str], e_token: Headers
+) -> None:
+    sent = capture_all_examples(client, e_token)
+    kilograms = exported_events(sent["Example_9.6.2-ObjectEvent.jsonld"])[0]
+
+    def found(**params: Any) -> list[str]:
+        return [e["eventID"] for e in exported_events(query(client, e_token, **params))]
+
+    assert found(lot="998877", di="04012345123456") == [kilograms["eventID"]] + (
+        [exported_events(sent["Example_9.6.3-AggregationEvent.jsonld"])[0]["eventID"]]
+        if "Example_9.6.3-AggregationEvent.jsonld" in sent
+        else []
+    )
+    assert kilograms["eventID"] in found(biz_step="receiving")
+    assert kilograms["eventID"] not in found(biz_step="shipping")
+    assert found(event_time_from="2013-06-08T14:58:00Z", event_time_to="2013-06-08T14:59:00Z")[
+        :1
+    ] == [kilograms["eventID"]]
+    assert kilograms["eventID"] not in found(event_time_from="2013-06-08T15:00:00Z")
+    assert found(event_id=str(mapping.event_uuid(kilograms["eventID"]))) == [kilograms["eventID"]]
+    assert found(location_id=str(world["E/C"]))[:1] == [kilograms["eventID"]]
+    assert kilograms["eventID"] in found(warehouse_id=str(world["W-E"]))
+    assert kilograms["eventID"] not in found(party_id=str(world["E"]))  # no parties resolved
+    assert kilograms["eventID"] in found(event_type="ObjectEvent")
+    assert kilograms["eventID"] not in found(event_type="AggregationEvent")
+    if "Example_9.6.4-TransformationEvent.jsonld" in sent:
+        transformation = exported_events(sent["Example_9.6.4-TransformationEvent.jsonld"])[0]
+        assert found(event_type="TransformationEvent") == [transformation["eventID"]]
+        output = mapping.parse_key(transformation["outputEPCList"][1])
+        assert output is not None
+        assert found(di=output.value, serial=output.serial) == [transformation["eventID"]]
+    if "Example_9.6.3-AggregationEvent.jsonld" in sent:
+        aggregation = exported_events(sent["Example_9.6.3-AggregationEvent.jsonld"])[0]
+        assert aggregation["eventID"] in found(biz_step="receiving")
+        assert aggregation["eventID"] in found(event_type="AggregationEvent")
+        assert aggregation["eventID"] not in found(event_type="ObjectEvent")
+        assert aggregation["eventID"] in found(sscc="106141412345678908")
+    bad = client.get(QUERY, query_string={"event_type": "Dance"}, headers=e_token)
+    assert bad.status_code == 422
+
+
+def test_pages_merge_both_kinds_in_recording_order_without_repeats_or_gaps(
+    client: FlaskClient, world: World, aliases: dict[str, str], e_token: Headers
+) -> None:
+    def receiving(lot: str) -> dict[str, Any]:
+        uri = mapping.Key(mapping.KeyKind.LGTIN, EXAMPLE_GTINS[2], lot=lot).uri()
+        return object_event(
+            "receiving",
+            "2026-06-15T10:00:00+08:00",
+            quantityList=[{"epcClass": uri, "quantity": 1}],
+            bizLocation={"id": "urn:epc:id:sgln:0614141.00888.0"},
+        )
+
+    before, after = [receiving(f"B{i}") for i in range(3)], [receiving(f"A{i}") for i in range(3)]
+    for event in before:
+        assert capture(client, document(event), e_token)["accepted"] == 1
+    capture_all_examples(client, e_token)
+    assert capture(client, document(*after), e_token)["accepted"] == 3
+    everything = [e["eventID"] for e in exported_events(query(client, e_token, limit=500))]
+    assert len(everything) == len(set(everything)) >= 11
+    # Recording order: ours first, then the examples (recorded and applied), then ours again.
+    assert everything[:3] == [e["eventID"] for e in before]
+    assert everything[-3:] == [e["eventID"] for e in after]
+    middle = everything[3:-3]
+    assert any(e.startswith("ni:///") for e in middle)  # recorded as sent, exported as sent
+    assert any(e.startswith("urn:uuid:") for e in middle)  # 9.6.1's receiving, applied
+    for limit in (1, 2, 3):
+        walked: list[str] = []
+        params: dict[str, Any] | None = {"limit": limit}
+        url: str | None = QUERY
+        while url is not None:
+            response = client.get(url, query_string=params, headers=e_token)
+            assert response.status_code == 200
+            page = exported_events(response.get_json())
+            assert 1 <= len(page) <= limit
+            walked += [e["eventID"] for e in page]
+            link = response.headers.get("Link")
+            url, params = (link[1 : link.index(">")], None) if link else (None, None)
+        assert walked == everything, limit
+
+
+def test_an_event_id_is_one_event_across_both_kinds(
+    client: FlaskClient, world: World, aliases: dict[str, str], e_token: Headers
+) -> None:
+    lot = mapping.Key(mapping.KeyKind.LGTIN, EXAMPLE_GTINS[2], lot="K1").uri()
+    place = {"id": "urn:epc:id:sgln:0614141.00888.0"}
+    kilos = object_event(
+        "receiving",
+        "2026-06-15T10:00:00+08:00",
+        quantityList=[{"epcClass": lot, "quantity": 2, "uom": "KGM"}],
+        bizLocation=place,
+    )
+    first = capture(client, document(kilos), e_token)["results"][0]
+    assert first["status"] == "recorded"
+    # Same eventID, other content: refused, whether it would be recorded or applied.
+    heavier = copy.deepcopy(kilos)
+    heavier["quantityList"][0]["quantity"] = 3
+    pieces = copy.deepcopy(kilos)
+    del pieces["quantityList"][0]["uom"]
+    body = capture(client, document(heavier, pieces), e_token)
+    assert [r["problem"]["code"] for r in body["results"]] == ["event.id_reused"] * 2
+    assert body["results"][1]["problem"]["errors"][0]["field"] == "/epcisBody/eventList/1/eventID"
+    # An applied event's eventID cannot be recorded as other content either.
+    applied = object_event(
+        "receiving",
+        "2026-06-15T10:05:00+08:00",
+        quantityList=[{"epcClass": lot, "quantity": 2}],
+        bizLocation=place,
+    )
+    assert capture(client, document(applied), e_token)["results"][0]["status"] == "accepted"
+    in_kilos = copy.deepcopy(applied)
+    in_kilos["quantityList"][0]["uom"] = "KGM"
+    refused = capture(client, document(in_kilos), e_token)["results"][0]
+    assert refused["problem"]["code"] == "event.id_reused"
+    # The same event twice in one document: recorded once, then a duplicate.
+    twice = object_event("loading", "2026-06-15T11:00:00+08:00", epcList=[])
+    body = capture(client, document(twice, twice), e_token)
+    assert [r["status"] for r in body["results"]] == ["recorded", "duplicate"]
+    assert body["results"][0]["id"] == body["results"][1]["id"]
+    # Another organisation recording the same event keeps its own record of it.
+    other = capture(client, document(kilos), token(world, "P"))["results"][0]
+    assert other["status"] == "recorded"
+    assert other["id"] != first["id"]
+
+
+@pytest.mark.parametrize("table", ["epcis_recorded_events", "epcis_recorded_items"])
+@pytest.mark.parametrize("statement", ["UPDATE {t} SET id = id", "DELETE FROM {t}"])
+def test_the_database_refuses_to_change_recorded_events(
+    client: FlaskClient,
+    world: World,
+    aliases: dict[str, str],
+    e_token: Headers,
+    table: str,
+    statement: str,
+) -> None:
+    capture(client, example("Example_9.6.2-ObjectEvent.jsonld", VENDORED), e_token)
+    with pytest.raises(DBAPIError, match="append-only"), world.session.begin_nested():
+        world.session.execute(text(statement.format(t=table)))
+    world.session.rollback()
+    assert len(exported_events(query(client, e_token))) == 1
 
 
 # --- capture ----------------------------------------------------------------------------------
@@ -498,9 +757,24 @@ def test_our_rules_apply_to_captured_events(
         epcList=[mapping.Key(mapping.KeyKind.SGTIN, gtin("0690000000001"), serial="1").uri()],
         bizLocation={"id": "urn:epc:id:sgln:0614141.00888.0"},
     )
-    body = capture(client, document(picking, unknown_device), e_token)
+    # A shipping that names its destination maps onto our movements: the rules refuse it,
+    # it is not recorded as sent.
+    shipping = object_event(
+        "shipping",
+        "2026-06-15T10:02:00+08:00",
+        epcList=[unit],
+        readPoint={"id": "urn:epc:id:sgln:0614141.00888.0"},
+        destinationList=[
+            {"type": "possessing_party", "destination": "urn:epc:id:sgln:4012345.00001.0"}
+        ],
+    )
+    body = capture(client, document(picking, unknown_device, shipping), e_token)
     codes = [r["problem"]["code"] for r in body["results"]]
-    assert codes == ["movement.not_in_stock", "movement.unknown_device"]
+    assert codes == ["movement.not_in_stock", "movement.unknown_device", "movement.not_in_stock"]
+    assert [r["status"] for r in body["results"]] == ["rejected"] * 3
+    assert (body["recorded"], body["accepted"]) == (0, 0)
+    assert [r["not_applied"] for r in body["results"]] == [None] * 3
+    assert exported_events(query(client, e_token)) == []
 
 
 def test_a_time_outside_the_years_we_record_refuses_that_event_only(
@@ -781,3 +1055,40 @@ def test_unsupported_standard_fields_refuse_the_event(
     problem = capture(client, document(sent), e_token)["results"][0]["problem"]
     assert problem["code"] == "epcis.unsupported_field"
     assert problem["errors"][0]["field"] == "/epcisBody/eventList/0/persistentDisposition"
+
+
+def test_under_row_level_security_recorded_events_stay_with_the_capturing_organisation(
+    app: Flask,
+    client: FlaskClient,
+    world: World,
+    aliases: dict[str, str],
+    e_token: Headers,
+    engine_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if engine_name != "postgresql":
+        pytest.skip("row-level security is PostgreSQL's; migration 0015 adds none on SQLite")
+    stranger = token(world, "M")  # tokens first: the requests below switch the role
+    monkeypatch.setitem(app.config, RLS_ROLE_CONFIG, "udi_rls")
+    capture_all_examples(client, e_token)
+    mine = [e for e in exported_events(query(client, e_token, limit=500)) if "@context" in e]
+    assert len(mine) >= 3
+    assert exported_events(query(client, stranger, limit=500)) == []
+    # The policy itself, with no organisation filter in the query (a forgotten filter).
+    connection = world.session.connection()
+    savepoint = connection.begin_nested()
+    counts = {}
+    for org in ("E", "M"):
+        connection.execute(text("SELECT set_config('role', 'udi_rls', true)"))
+        connection.execute(text("SELECT set_config('udi.rls_bypass', 'off', true)"))
+        connection.execute(
+            text("SELECT set_config('udi.org_id', :org, true)"), {"org": str(world[org])}
+        )
+        counts[org] = tuple(
+            connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+            for table in ("epcis_recorded_events", "epcis_recorded_items")
+        )
+    savepoint.rollback()
+    assert counts["E"][0] == len(mine)
+    assert counts["E"][1] > 0
+    assert counts["M"] == (0, 0)

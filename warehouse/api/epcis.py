@@ -4,7 +4,8 @@
 EPCISQueryDocument (``?document=EPCISDocument`` for a plain EPCIS document); the next page
 is linked in ``Link: <…>; rel="next"``. ``POST /epcis/capture`` takes an EPCIS 2.0 document
 (``application/json`` or ``application/ld+json``) and answers per event, like a batch of
-``POST /events``.
+``POST /events``; an event our movements cannot represent is recorded as sent (status
+``recorded``, with ``not_applied`` saying why) and changes no stock or custody.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from flask_smorest import Blueprint
 from warehouse.api.common import query_args
 from warehouse.api.events import EventArgsSchema, problem_json
 from warehouse.db import db
-from warehouse.domain.epcis import REFUSAL_CODES
+from warehouse.domain.epcis import NOT_APPLIED_CODES, NOT_APPLIED_DETAIL, REFUSAL_CODES, NotApplied
 from warehouse.domain.movements import BizStep, Disposition
 from warehouse.repository.pages import PageRequest
 from warehouse.services import epcis as service
@@ -29,6 +30,7 @@ from warehouse.web.media import accepts
 from warehouse.web.problems import PROBLEM_TYPES, Problem, ProblemDetail
 
 PROBLEM_TYPES.update(REFUSAL_CODES)
+PROBLEM_TYPES.update(NOT_APPLIED_CODES)
 
 JSON_LD = "application/ld+json"
 
@@ -46,17 +48,27 @@ class EpcisEventArgsSchema(EventArgsSchema):
         validate=ma.validate.OneOf(["EPCISQueryDocument", "EPCISDocument"]),
         metadata={"description": "Envelope of the answer."},
     )
+    event_type = ma.fields.String(
+        validate=ma.validate.OneOf(service.EPCIS_TYPES),
+        metadata={"description": "EPCIS event type (TransformationEvent… only as recorded)"},
+    )
 
 
 class CaptureResultSchema(ma.Schema):
     accepted = ma.fields.Integer(required=True)
     duplicates = ma.fields.Integer(required=True)
     rejected = ma.fields.Integer(required=True)
+    recorded = ma.fields.Integer(
+        required=True, metadata={"description": "recorded as sent, not applied to stock"}
+    )
     batch_id = ma.fields.String(required=True)
     results = ma.fields.List(
         ma.fields.Dict(),
         required=True,
-        metadata={"description": "{index, eventID, status, id, problem} per event, in order"},
+        metadata={
+            "description": "{index, eventID, status, id, problem, not_applied} per event, in "
+            "order; status accepted, recorded, duplicate or rejected"
+        },
     )
 
 
@@ -86,7 +98,8 @@ class EpcisEvents(MethodView):
     )
     def get(self, args: dict[str, Any]) -> Response:
         """Events as EPCIS 2.0 JSON-LD (CBV vocabulary, Digital Link identifiers)."""
-        filters = {k: v for k, v in args.items() if k not in ("limit", "cursor", "document")}
+        envelope = ("limit", "cursor", "document", "event_type")
+        filters = {k: v for k, v in args.items() if k not in envelope}
         if "biz_step" in filters:
             filters["biz_step"] = BizStep(filters["biz_step"])
         if "disposition" in filters:
@@ -98,6 +111,7 @@ class EpcisEvents(MethodView):
             movements.EventFilter(**filters),
             aliases(),
             query=args["document"] == "EPCISQueryDocument",
+            event_type=args.get("event_type"),
         )
         response = jsonify(exported.document)
         response.mimetype = _media_type()
@@ -142,6 +156,7 @@ class EpcisCapture(MethodView):
             "accepted": result.count("accepted"),
             "duplicates": result.count("duplicate"),
             "rejected": result.count("rejected"),
+            "recorded": result.count("recorded"),
             "batch_id": result.batch_id,
             "results": [
                 {
@@ -150,7 +165,21 @@ class EpcisCapture(MethodView):
                     "status": r.status,
                     "id": r.id,
                     "problem": problem_json(r.problem) if r.problem else None,
+                    "not_applied": _not_applied(r.not_applied),
                 }
                 for r in result.results
             ],
         }
+
+
+def _not_applied(reason: NotApplied | None) -> dict[str, str] | None:
+    """Why an event was recorded as sent rather than applied, and that nothing changed."""
+    if reason is None:
+        return None
+    return {
+        "code": reason.code,
+        "type": f"/problems/{reason.code}",
+        "field": reason.pointer,
+        "message": reason.message,
+        "detail": NOT_APPLIED_DETAIL,
+    }

@@ -24,6 +24,7 @@ prefix (``urn:udi-trace:epcis:``); capture reads them back, so our own documents
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import uuid
@@ -878,6 +879,238 @@ def _tz(offset: str) -> timezone:
     assert match is not None  # the schema's pattern
     sign = -1 if match[1] == "-" else 1
     return timezone(sign * timedelta(hours=int(match[2]), minutes=int(match[3])))
+
+
+# --- Recorded as sent: what our movement model cannot apply ---------------------------------------
+
+NOT_APPLIED_CODES = {
+    "epcis.not_applied.event_type": (
+        "A TransformationEvent, TransactionEvent or AssociationEvent: our movements have no "
+        "transformations, business-transaction links or associations."
+    ),
+    "epcis.not_applied.aggregation": (
+        "An aggregation other than packing or unpacking a container, such as one observed at "
+        "receiving."
+    ),
+    "epcis.not_applied.biz_step": "A CBV business step our movements do not record.",
+    "epcis.not_applied.uom": "A quantity in a unit of measure other than pieces (KGM, say).",
+    "epcis.not_applied.source_location": "A source location: we record no place goods came from.",
+    "epcis.not_applied.shipping_destination": (
+        "A shipping without a destination possessing party: our shipments hand custody to a "
+        "named party."
+    ),
+}
+"""Why a captured event was recorded as sent instead of applied to stock and custody."""
+
+NOT_APPLIED_DETAIL = "Recorded as sent, not applied: stock and custody are unchanged."
+
+OTHER_EVENT_TYPES = frozenset({"TransformationEvent", "TransactionEvent", "AssociationEvent"})
+"""Standard EPCIS event types that have no movement of ours."""
+
+_AGGREGATION_STEPS = frozenset({BizStep.PACKING.value, BizStep.UNPACKING.value})
+_QUANTITY_LISTS = ("quantityList", "childQuantityList", "inputQuantityList", "outputQuantityList")
+_EPC_LISTS = ("epcList", "childEPCs", "inputEPCList", "outputEPCList")
+
+
+@dataclass(frozen=True, slots=True)
+class NotApplied:
+    """Why an event is outside what our movement model can represent (never a rule refusal)."""
+
+    code: str
+    """One of :data:`NOT_APPLIED_CODES`."""
+
+    message: str
+    pointer: str
+    """JSON pointer of the field that decided it."""
+
+
+def not_applied(raw: Mapping[str, Any], pointer: str) -> NotApplied | None:
+    """Whether a schema-valid event is one our movements cannot represent, and why.
+
+    Conservative and explicit: only the cases below are recorded as sent. Anything else goes
+    through :func:`parse_event` and the movement rules, so a rule (custody, state, recall
+    hold…) still refuses an event that maps; this never decides around one. The checks run
+    in the order of :data:`NOT_APPLIED_CODES`; the first that applies is the reason.
+    """
+
+    def found(code: str, message: str, *path: str | int) -> NotApplied:
+        return NotApplied(code, message, pointer + "".join(f"/{p}" for p in path))
+
+    kind = raw.get("type")
+    if kind in OTHER_EVENT_TYPES:
+        return found(
+            "epcis.not_applied.event_type",
+            f"Expected an ObjectEvent or AggregationEvent to apply, got a {kind}.",
+            "type",
+        )
+    step = vocabulary(str(raw.get("bizStep", "")), "bizstep") if "bizStep" in raw else None
+    if kind == "AggregationEvent" and step not in _AGGREGATION_STEPS:
+        # Packing and unpacking go to the movement rules, which also check their action.
+        return found(
+            "epcis.not_applied.aggregation",
+            "Expected an aggregation with bizStep packing or unpacking, got "
+            f"{raw.get('action')} {step or 'without bizStep'}.",
+            "bizStep",
+        )
+    if kind == "ObjectEvent" and step in CBV_STEPS and step not in _OUR_STEPS:
+        return found(
+            "epcis.not_applied.biz_step",
+            f"Expected a business step our movements record, got {step}.",
+            "bizStep",
+        )
+    for name in _QUANTITY_LISTS:
+        for index, element in enumerate(raw.get(name) or []):
+            uom = element.get("uom")
+            if uom is not None and uom not in PIECE_UOMS:
+                return found(
+                    "epcis.not_applied.uom",
+                    f"Expected a quantity in pieces (no uom, or EA, H87, C62), got {uom}.",
+                    name,
+                    index,
+                    "uom",
+                )
+    for index, entry in enumerate(raw.get("sourceList") or []):
+        if vocabulary(str(entry.get("type", "")), "sdt") == "location":
+            return found(
+                "epcis.not_applied.source_location",
+                f"Expected a source party, got the source location {entry.get('source')}.",
+                "sourceList",
+                index,
+            )
+    if kind == "ObjectEvent" and step == BizStep.SHIPPING.value:
+        parties = [
+            entry
+            for entry in raw.get("destinationList") or []
+            if vocabulary(str(entry.get("type", "")), "sdt") == "possessing_party"
+        ]
+        if not parties:
+            return found(
+                "epcis.not_applied.shipping_destination",
+                "Expected a destinationList possessing_party for shipping, got none.",
+                "destinationList",
+            )
+    return None
+
+
+_OUR_STEPS = frozenset(step.value for step in BizStep)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """An event kept as sent: the body verbatim, plus what we index it by."""
+
+    event_id: uuid.UUID
+    """Our id of it: :func:`event_uuid` of the eventID, or the declaration's own id."""
+
+    epcis_event_id: str
+    """The eventID as sent (the uuid5 URN made up for an event without one)."""
+
+    event_type: str
+    """The EPCIS type name (``TransformationEvent``…)."""
+
+    event_time: datetime
+    """eventTime (declarationTime for an error declaration), at the event's offset."""
+
+    event_time_offset: str
+    biz_step: str | None
+    """CBV short name, or the bizStep URI as sent."""
+
+    disposition: str | None
+    read_point: Ref | None
+    location: Ref | None
+    declares_event_id: uuid.UUID | None
+    keys: tuple[Key, ...]
+    """The trade items and containers it names (indexed for the DI, lot, serial, SSCC filters)."""
+
+    body: Mapping[str, Any]
+    content_hash: str
+    """SHA-256 of the event's canonical JSON without ``recordTime`` and ``@context``: same
+    eventID, same hash → the same event sent again."""
+
+    reason: NotApplied
+    pointer: str
+    """JSON pointer of the event in its document."""
+
+
+def read_recorded(raw: Mapping[str, Any], pointer: str, reason: NotApplied) -> RecordedEvent:
+    """Read what we index of an event we keep as sent.
+
+    Raises:
+        MappingRefused: ``epcis.time`` for a time outside :data:`TIME_YEARS`,
+            ``epcis.identifier`` for a GS1 key with wrong digits or structure.
+    """
+    reader = _Reader(raw, pointer)
+    offset_text = raw["eventTimeZoneOffset"]
+    offset = _tz(offset_text)
+    epcis_id = raw.get("eventID") or _content_id(raw)
+    event_id = event_uuid(epcis_id)
+    at = reader.time(raw["eventTime"], "eventTime").astimezone(offset)
+    declared = None
+    declaration = raw.get("errorDeclaration")
+    if declaration is not None:
+        declared = event_id
+        at = reader.time(declaration["declarationTime"], "errorDeclaration", "declarationTime")
+        at = at.astimezone(offset)
+        own = declaration.get(f"{PREFIX}:declarationEventID")
+        event_id = (
+            event_uuid(own)
+            if own
+            else uuid.uuid5(DECLARATION_NAMESPACE, f"{declared}|{at.astimezone(UTC).isoformat()}")
+        )
+    return RecordedEvent(
+        event_id=event_id,
+        epcis_event_id=epcis_id,
+        event_type=str(raw["type"]),
+        event_time=at,
+        event_time_offset=offset_text,
+        biz_step=vocabulary(raw["bizStep"], "bizstep") if "bizStep" in raw else None,
+        disposition=vocabulary(raw["disposition"], "disp") if "disposition" in raw else None,
+        read_point=reader.place("readPoint"),
+        location=reader.place("bizLocation"),
+        declares_event_id=declared,
+        keys=tuple(_recorded_keys(reader)),
+        body=raw,
+        content_hash=content_hash(raw),
+        reason=reason,
+        pointer=pointer,
+    )
+
+
+def content_hash(raw: Mapping[str, Any]) -> str:
+    """SHA-256 of an event's canonical JSON, without ``recordTime`` (the sender's clock) and
+    ``@context`` (our export puts the document's context on the event)."""
+    content = {k: v for k, v in raw.items() if k not in _NOT_CONTENT}
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+_NOT_CONTENT = frozenset({"recordTime", "@context"})
+
+_ITEM_KINDS = frozenset({KeyKind.SGTIN, KeyKind.LGTIN, KeyKind.GTIN, KeyKind.SSCC})
+
+
+def _recorded_keys(reader: _Reader) -> Iterable[Key]:
+    """Every trade item and container a recorded event names. Identifiers that are not GS1
+    keys (EPCIS allows any URI) are kept in the body but not indexed; a GS1 key with wrong
+    digits refuses the event, as for the events we apply."""
+    raw, seen = reader.raw, set()
+    found: list[tuple[Any, tuple[str | int, ...]]] = []
+    if "parentID" in raw:
+        found.append((raw["parentID"], ("parentID",)))
+    for name in _EPC_LISTS:
+        found += [(uri, (name, i)) for i, uri in enumerate(raw.get(name) or [])]
+    for name in _QUANTITY_LISTS:
+        found += [
+            (e.get("epcClass"), (name, i, "epcClass")) for i, e in enumerate(raw.get(name) or [])
+        ]
+    for uri, path in found:
+        try:
+            key = parse_key(str(uri))
+        except ValueError as error:
+            raise reader.refuse("epcis.identifier", str(error), *path) from None
+        if key is not None and key.kind in _ITEM_KINDS and key not in seen:
+            seen.add(key)
+            yield key
 
 
 # --- Export: our event → EPCIS --------------------------------------------------------------------

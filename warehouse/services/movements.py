@@ -1667,6 +1667,7 @@ class EventFilter:
     party_id: uuid.UUID | None = None
     event_id: uuid.UUID | None = None
     error_declaration: bool | None = None
+    event_type: EventType | None = None
 
 
 def _event_parties() -> tuple[Any, ...]:
@@ -1709,6 +1710,7 @@ def list_events(
         (ev.c.location_id, where.location_id),
         (ev.c.warehouse_id, where.warehouse_id),
         (ev.c.event_id, where.event_id),
+        (ev.c.event_type, where.event_type),
     ]
     conditions += [column == value for column, value in simple if value is not None]
     # Stored as UTC; compare in UTC (SQLite keeps the wall-clock digits only).
