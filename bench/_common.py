@@ -55,13 +55,22 @@ def flask(url: str, *args: str) -> str:
 
 
 @contextmanager
-def gunicorn(url: str, port: int, workers: int, threads: int) -> Iterator[None]:
+def gunicorn(
+    url: str, port: int, workers: int, threads: int, settings: dict[str, str] | None = None
+) -> Iterator[None]:
     """gunicorn serving ``wsgi:app`` on ``url`` with keep-alive (gthread) workers, rate limits
-    off (a benchmark measures the service, not the limiter), until the block ends."""
+    off (a benchmark measures the service, not the limiter), until the block ends.
+    ``settings``: more environment variables (``UDI_COMBINE_SCANS``…).
+
+    ``--reuse-port`` gives each worker a listening socket of its own, so the kernel spreads
+    connections over the workers; with one shared socket, whichever gthread worker accepts
+    first keeps every keep-alive connection, and 50 clients connecting at once all land on
+    one worker, one core (docs/scaling.md)."""
     env = os.environ | {
         "DATABASE_URL": url,
         "LOG_LEVEL": "WARNING",
         "UDI_RATELIMIT_ENABLED": "false",
+        **(settings or {}),
     }
     command = [
         str(BIN / "gunicorn"),
@@ -70,6 +79,7 @@ def gunicorn(url: str, port: int, workers: int, threads: int) -> Iterator[None]:
         f"--threads={threads}",
         f"--bind=127.0.0.1:{port}",
         "--keep-alive=30",
+        "--reuse-port",
         "--log-level=warning",
         "wsgi:app",
     ]

@@ -1,17 +1,18 @@
 """Scan ingestion: quirks undone, UDI parsed, movement recorded, every scan stored and answered.
 
-For one batch from one device (:func:`ingest`)::
+For one batch from one device (:func:`ingest`), or the single scans of several devices of one
+organisation combined (:func:`ingest_many`, scanning/combiner.py)::
 
     1. read   which scan ids the device sent before, the locations and count sessions named
     2. decide per scan, in request order: duplicate (stored before: the stored answer again),
               refused before recording (schema, quirks, parse, location, quantity), or an event
-    3. record every event of the batch in ONE movements.record call, in device-time order;
+    3. record every event of the batch in ONE movements.record_as call, in device-time order;
               event ids are uuid5(device, scan_id), so a replay is a duplicate down the stack
     4. store  every scan with its answer; a scan a stock-state rule refused opens an exception
 
-Recording (3) and storing (4) are two transactions. If the process dies between them, the
-replay finds no stored scan, records again, gets ``duplicate`` for each event already written
-and stores the scans then: nothing is lost and nothing is counted twice.
+Recording (3) and storing (4) are one transaction: a batch is all or nothing, and the replay
+of a batch that died answers every scan as the first attempt would have. Even so, event ids
+that derive from scan ids keep a replay exact if a scan row were ever missing.
 """
 
 from __future__ import annotations
@@ -402,23 +403,85 @@ def ingest(
     Raises:
         ValidationFailed: With more than :data:`MAX_BATCH` scans.
     """
-    if len(scans) > MAX_BATCH:
-        message = f"Expected at most {MAX_BATCH} scans, got {len(scans)}."
+    return ingest_many(session, [(device, scans)])[0]
+
+
+def ingest_many(
+    session: Session, sends: Sequence[tuple[Scanner, Sequence[ScanIn | InvalidScan]]]
+) -> list[IngestResult]:
+    """Ingest what several requests sent, in one transaction for all of them (the combiner
+    of concurrent single scans, scanning/combiner.py); one answer per send, as if each had
+    been ingested alone after the ones before it. Sends of one device are read as one batch,
+    so a scan id sent twice concurrently is recorded once and answered ``duplicate`` the
+    second time.
+
+    Raises:
+        ValidationFailed: With more than :data:`MAX_BATCH` scans in all.
+    """
+    total = sum(len(scans) for _, scans in sends)
+    if total > MAX_BATCH:
+        message = f"Expected at most {MAX_BATCH} scans, got {total}."
         raise ValidationFailed("batch", [FieldError("scans", "request.batch_too_large", message)])
-    ids = [s.scan_id for s in scans if s.scan_id is not None]
+    by_device = _by_device(sends)
+    everything = [scan for _, scans in sends for scan in scans]
     with read_transaction(session):
-        stored = _stored(session, device.id, ids)
-        context = _Context(device, _locations(session, scans), _counts(session, scans))
-    answers, rows, first_in_batch = _triage(context, scans, stored)
-    _check_catalogue(session, rows)
-    _record(session, device, rows)
-    for row in _store(session, device, rows):
+        stored = {
+            device.id: _stored(session, device.id, [s.scan_id for s in scans if s.scan_id])
+            for device, scans in by_device.values()
+        }
+        locations, counts = _locations(session, everything), _counts(session, everything)
+    triaged = {
+        device.id: _triage(_Context(device, locations, counts), scans, stored[device.id])
+        for device, scans in by_device.values()
+    }
+    rows = [(by_device[d][0], row) for d, (_, found, _) in triaged.items() for row in found]
+    _check_catalogue(session, [row for _, row in rows])
+    _record_and_store(session, rows)
+    answers = {d: _answers(by_device[d][1], *triaged[d]) for d in by_device}
+    return _split(sends, answers)
+
+
+def _by_device(
+    sends: Sequence[tuple[Scanner, Sequence[ScanIn | InvalidScan]]],
+) -> dict[uuid.UUID, tuple[Scanner, list[ScanIn | InvalidScan]]]:
+    """Every device's scans in the order they were sent."""
+    grouped: dict[uuid.UUID, tuple[Scanner, list[ScanIn | InvalidScan]]] = {}
+    for device, scans in sends:
+        grouped.setdefault(device.id, (device, []))[1].extend(scans)
+    return grouped
+
+
+def _answers(
+    scans: Sequence[ScanIn | InvalidScan],
+    answers: dict[int, ScanResult],
+    rows: list[_Row],
+    first_in_batch: Mapping[uuid.UUID, tuple[int, str]],
+) -> list[ScanResult]:
+    """One device's answers in request order, from the stored rows and the triage."""
+    for row in rows:
         answers[row.index] = _answer(row.index, row.values, row.values.get("_exception_id"))
     for index, scan in enumerate(scans):
         if index not in answers:  # a repeat within the batch: the first occurrence's answer
             first = answers[first_in_batch[scan.scan_id][0]]  # type: ignore[index]
             answers[index] = _as_duplicate(index, first)
-    return IngestResult(tuple(answers[i] for i in range(len(scans))))
+    return [answers[i] for i in range(len(scans))]
+
+
+def _split(
+    sends: Sequence[tuple[Scanner, Sequence[ScanIn | InvalidScan]]],
+    answers: Mapping[uuid.UUID, list[ScanResult]],
+) -> list[IngestResult]:
+    """Cut each device's answers back into its sends, indexes counted within each send."""
+    taken = dict.fromkeys(answers, 0)
+    results = []
+    for device, scans in sends:
+        start = taken[device.id]
+        taken[device.id] = start + len(scans)
+        mine = answers[device.id][start : start + len(scans)]
+        results.append(
+            IngestResult(tuple(dataclasses.replace(r, index=r.index - start) for r in mine))
+        )
+    return results
 
 
 def _triage(
@@ -663,52 +726,78 @@ def _check_catalogue(session: Session, rows: list[_Row]) -> None:
         row.values["status"] = ACCEPTED
 
 
-def _record(session: Session, device: Scanner, rows: list[_Row]) -> None:
-    """Record every event of the batch in one call, in device-time order."""
-    pending = sorted((r for r in rows if r.event is not None), key=_device_time)
+def _record_and_store(session: Session, rows: Sequence[tuple[Scanner, _Row]]) -> None:
+    """Record every event of the batch in one call, in device-time order, each event as its
+    device's principal, and store every scan with its answer in the same transaction."""
+    pending = sorted(((d, r) for d, r in rows if r.event is not None), key=_device_time)
     if not pending:
+        _store(session, rows)
         return
-    outcome = movements.record(session, device.principal, [r.event for r in pending])  # type: ignore[misc]
-    for row, result in zip(pending, outcome.results, strict=True):
-        if result.status in (ACCEPTED, DUPLICATE):
-            assert result.id is not None
-            row.values.update(status=ACCEPTED, event_id=uuid.UUID(result.id))
-            continue
-        assert result.problem is not None
-        document = event_problem(result.problem)
-        row.values["problem"] = document
-        if is_exception(result.problem.code):
-            row.values["status"] = EXCEPTION
-            row.exception_problem = document
+
+    def store(outcome: movements.BatchResult) -> None:
+        for (_, row), result in zip(pending, outcome.results, strict=True):
+            _answered(row, result)
+        _store_in_transaction(session, rows)
+
+    batch = [(device.principal, row.event) for device, row in pending]
+    movements.record_as(session, batch, then=store)  # type: ignore[arg-type]
 
 
-def _device_time(row: _Row) -> tuple[datetime, int]:
-    assert row.event is not None
-    return row.event.event_time, row.index
+def _answered(row: _Row, result: movements.EventResult) -> None:
+    """The scan's answer from its event's."""
+    row.values["status"], row.values["event_id"] = REJECTED, None
+    row.exception_problem = None
+    if result.status in (ACCEPTED, DUPLICATE):
+        assert result.id is not None
+        row.values.update(status=ACCEPTED, event_id=uuid.UUID(result.id), problem=None)
+        return
+    assert result.problem is not None
+    document = event_problem(result.problem)
+    row.values["problem"] = document
+    if is_exception(result.problem.code):
+        row.values["status"] = EXCEPTION
+        row.exception_problem = document
 
 
-def _store(session: Session, device: Scanner, rows: list[_Row]) -> list[_Row]:
-    """Insert the scans and their exceptions; scans a concurrent request stored first take
-    that request's answer (the unique (device, scan_id) decides who was first)."""
+def _device_time(pair: tuple[Scanner, _Row]) -> tuple[datetime, int]:
+    event = pair[1].event
+    assert event is not None
+    return event.event_time, pair[1].index
+
+
+def _store(session: Session, rows: Sequence[tuple[Scanner, _Row]]) -> None:
+    """Store scans that carry no event (refused before recording, stock counts) on their own."""
     if not rows:
-        return rows
+        return
     for _attempt in range(2):
         try:
             with write_transaction(session):
-                taken = _stored(session, device.id, [r.scan_id for r in rows])
-                fresh = [r for r in rows if r.scan_id not in taken]
-                _recheck_counts(session, fresh)
-                _insert(session, fresh)
+                _store_in_transaction(session, rows)
+            return
         except IntegrityError as error:
             if not _unique_violation(error):
                 raise
-            continue
-        for row in rows:
-            if row.scan_id in taken:
-                earlier = taken[row.scan_id]
-                row.values = {**earlier, "_duplicate": True}
-        return rows
     raise AssertionError("scans kept colliding with a concurrent request")
+
+
+def _store_in_transaction(session: Session, rows: Sequence[tuple[Scanner, _Row]]) -> None:
+    """Insert the scans and their exceptions; scans a concurrent request stored first take
+    that request's answer (the unique (device, scan_id) decides who was first: the loser's
+    transaction fails on it and is retried, and then finds the winner's rows)."""
+    by_device: dict[uuid.UUID, list[_Row]] = {}
+    for device, row in rows:
+        by_device.setdefault(device.id, []).append(row)
+    taken = {
+        device_id: _stored(session, device_id, [r.scan_id for r in mine])
+        for device_id, mine in by_device.items()
+    }
+    fresh = [r for d, mine in by_device.items() for r in mine if r.scan_id not in taken[d]]
+    _recheck_counts(session, fresh)
+    _insert(session, fresh)
+    for device_id, mine in by_device.items():
+        for row in mine:
+            if row.scan_id in taken[device_id]:
+                row.values = {**taken[device_id][row.scan_id], "_duplicate": True}
 
 
 def _unique_violation(error: IntegrityError) -> bool:

@@ -82,7 +82,7 @@ SCAN_NAMESPACE = uuid.UUID("0b5e3a52-8e0c-5c53-9a43-2f1d7c7a6a11")
 
 def event_id_for(device_id: uuid.UUID, scan_id: uuid.UUID) -> uuid.UUID:
     """The movement event id of a scan: the same device and scan id always give the same id,
-    so a replay after a crash between recording and storing the scan is a duplicate event."""
+    so a scan replayed (or sent twice at once) is a duplicate event down the stack."""
     return uuid.uuid5(SCAN_NAMESPACE, f"{device_id}/{scan_id}")
 
 

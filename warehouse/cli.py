@@ -19,6 +19,7 @@ from warehouse.db import db
 from warehouse.domain.roles import Role
 from warehouse.services import partitions
 from warehouse.services.catalogue import ImportRecord, ImportReport, import_records
+from warehouse.web.auth import AUTH_CACHE_CONFIG, DEFAULT_AUTH_CACHE_SECONDS, forget_token
 
 tokens_cli = AppGroup("tokens", help="Issue, list and revoke API tokens.")
 orgs_cli = AppGroup("orgs", help="Create and list organisations.")
@@ -92,7 +93,10 @@ def revoke_token_command(token_id: uuid.UUID) -> None:
         tokens.revoke_token(db.session, token_id)
     except tokens.UnknownToken as error:
         raise click.BadParameter(str(error)) from None
+    forget_token(token_id)
     click.echo(f"revoked {token_id}")
+    seconds = current_app.config.get(AUTH_CACHE_CONFIG, DEFAULT_AUTH_CACHE_SECONDS)
+    click.echo(f"Running servers refuse it within {seconds:g} s ({AUTH_CACHE_CONFIG}).", err=True)
 
 
 @tokens_cli.command("list")

@@ -13,12 +13,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from warehouse import tables
+from warehouse.db import begin_write
 from warehouse.domain.roles import Principal, Role
 from warehouse.ids import new_id
+from warehouse.recent import Recent
 
 TOKEN_PREFIX = "udi_"
 _PREFIX_SHOWN = 12
@@ -103,17 +105,28 @@ def revoke_token(session: Session, token_id: uuid.UUID) -> None:
     session.commit()
 
 
-def authenticate(session: Session, secret: str, *, now: datetime | None = None) -> Principal:
+def authenticate(
+    session: Session,
+    secret: str,
+    *,
+    now: datetime | None = None,
+    recent: Recent[str, Principal] | None = None,
+) -> Principal:
     """Return the caller a bearer token stands for, or raise :class:`InvalidToken`.
 
     Records ``last_used_at`` (at most once a minute, so that authentication is not a write on
     every request) and ends its transaction, so the request starts its own work afresh.
+    ``recent`` remembers the answer for a few seconds (warehouse/recent.py); its expiry is
+    checked on every use all the same.
     """
     now = now or datetime.now(UTC)
+    digest = hash_token(secret)
+    remembered = recent.get(digest) if recent is not None else None
+    if remembered is not None:
+        _check_expiry(remembered.expires_at, now)
+        return remembered
     row = (
-        session.execute(
-            select(tables.api_tokens).where(tables.api_tokens.c.token_sha256 == hash_token(secret))
-        )
+        session.execute(select(tables.api_tokens).where(tables.api_tokens.c.token_sha256 == digest))
         .mappings()
         .first()
     )
@@ -124,26 +137,42 @@ def authenticate(session: Session, secret: str, *, now: datetime | None = None) 
         session.rollback()
         raise InvalidToken("Expected an active API token, got a revoked one.")
     expires_at = _aware(row["expires_at"])
-    if expires_at is not None and expires_at <= now:
-        session.rollback()
-        raise InvalidToken("Expected an unexpired API token, got one that has expired.")
     last_used = _aware(row["last_used_at"])
+    session.rollback()
+    _check_expiry(expires_at, now)
     if last_used is None or now - last_used >= _LAST_USED_GRANULARITY:
-        session.execute(
-            update(tables.api_tokens)
-            .where(tables.api_tokens.c.id == row["id"])
-            .values(last_used_at=now)
-        )
-        session.commit()
-    else:
-        session.rollback()
-    return Principal(
+        _record_use(session, row["id"], now)
+    principal = Principal(
         token_id=row["id"],
         organisation_id=row["organisation_id"],
         roles=frozenset(Role(value) for value in row["roles"]),
         jurisdiction=row["jurisdiction"],
         expires_at=expires_at,
     )
+    if recent is not None:
+        recent.put(digest, principal)
+    return principal
+
+
+def _check_expiry(expires_at: datetime | None, now: datetime) -> None:
+    if expires_at is not None and expires_at <= now:
+        raise InvalidToken("Expected an unexpired API token, got one that has expired.")
+
+
+def _record_use(session: Session, token_id: uuid.UUID, now: datetime) -> None:
+    """Set ``last_used_at`` in a write transaction of its own: on SQLite, upgrading the read
+    above to a write fails at once ("database is locked") when requests of one token arrive
+    together, where a write transaction started as one waits its turn."""
+    begin_write(session)
+    stale = now - _LAST_USED_GRANULARITY
+    api_tokens = tables.api_tokens
+    session.execute(
+        update(api_tokens)
+        .where(api_tokens.c.id == token_id)
+        .where(or_(api_tokens.c.last_used_at.is_(None), api_tokens.c.last_used_at <= stale))
+        .values(last_used_at=now)
+    )
+    session.commit()
 
 
 def _aware(value: datetime | None) -> datetime | None:

@@ -11,6 +11,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from scanning import devices as service
+from scanning.api.scans import recent_devices
 from warehouse.api.common import (
     NO_NUL,
     PageArgsSchema,
@@ -22,7 +23,7 @@ from warehouse.api.common import (
 )
 from warehouse.db import db
 from warehouse.domain.roles import Role
-from warehouse.web.auth import current_principal, require_roles
+from warehouse.web.auth import current_principal, forget_token, require_roles
 from warehouse.web.problems import PROBLEM_TYPES
 
 PROBLEM_TYPES.update(
@@ -148,4 +149,7 @@ class ScannerRevoke(MethodView):
     @blp.response(200, ScannerSchema)
     def post(self, device_id: uuid.UUID) -> dict[str, Any]:
         """Revoke a scanner and its token at once (a lost or retired handheld)."""
-        return scanner_json(service.revoke(db.session, current_principal(), device_id))
+        scanner = service.revoke(db.session, current_principal(), device_id)
+        forget_token(scanner.token_id)
+        recent_devices().forget(lambda device: device.id == scanner.id)
+        return scanner_json(scanner)

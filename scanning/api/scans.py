@@ -12,11 +12,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import marshmallow as ma
-from flask import Response, jsonify, make_response, request
+from flask import Response, current_app, jsonify, make_response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from scanning import devices, ingest, review
+from scanning.combiner import Combiner
 from scanning.ingest import InvalidScan, ScanIn
 from scanning.normalise import MAX_SCAN_LENGTH
 from scanning.operations import Operation
@@ -31,7 +32,8 @@ from warehouse.api.common import (
 from warehouse.api.events import DocumentSchema
 from warehouse.db import db
 from warehouse.domain.roles import Role
-from warehouse.web.auth import current_principal, require_roles
+from warehouse.recent import Recent
+from warehouse.web.auth import current_principal, recent_principals, require_roles
 from warehouse.web.problems import PROBLEM_TYPES, Problem, ProblemDetail, schema_errors
 
 PROBLEM_TYPES.update(
@@ -331,15 +333,49 @@ class Scans(MethodView):
     @blp.alt_response(422, description="Rejected: problem with code and position in the scan")
     def post(self) -> Response:
         """Send one scan with a scanner device's token."""
-        device = devices.require_device(db.session, current_principal())
+        device = requesting_device()
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             raise Problem(400, "request.malformed", "Expected a JSON object, got another body.")
-        result = ingest.ingest(db.session, device, [parse_scan(body)]).results[0]
+        result = _ingest_single(device, parse_scan(body))
         if result.problem is not None:  # refused now, or a replay of a refused scan: the same
             raise _problem_of(result)
         status = 201 if result.status == ingest.ACCEPTED else 200
         return make_response(jsonify(result.to_json()), status)
+
+
+def requesting_device() -> devices.Scanner:
+    """The registered device whose token made this request, remembered for as long as the
+    token's principal is (warehouse/recent.py; forgotten here when the device is revoked)."""
+    principal = current_principal()
+    recent = recent_devices()
+    found = recent.get(principal.token_id)
+    if found is None:
+        found = devices.require_device(db.session, principal)
+        recent.put(principal.token_id, found)
+    return found
+
+
+def recent_devices() -> Recent[uuid.UUID, devices.Scanner]:
+    """This app's memory of the devices of recently seen scanner tokens."""
+    seconds = recent_principals().seconds
+    made: Recent[uuid.UUID, devices.Scanner] = Recent(seconds)
+    return current_app.extensions.setdefault("udi_recent_devices", made)
+
+
+COMBINE_CONFIG = "COMBINE_SCANS"
+"""Config key (environment: ``UDI_COMBINE_SCANS=false``): group-commit concurrent single scans
+(scanning/combiner.py); on by default."""
+
+
+def _ingest_single(device: devices.Scanner, scan: ScanIn | InvalidScan) -> ingest.ScanResult:
+    """Ingest one scan, together with the other single scans this process is receiving."""
+    if not current_app.config.get(COMBINE_CONFIG, True):
+        return ingest.ingest(db.session, device, [scan]).results[0]
+    combiner = current_app.extensions.setdefault("udi_scan_combiner", Combiner())
+    session = db.session  # the leading request's own session ingests the whole round
+    answer = combiner.ingest((device, [scan]), lambda sends: ingest.ingest_many(session, sends))
+    return answer.results[0]
 
 
 @blp.route("/batch")
@@ -349,7 +385,7 @@ class ScanBatch(MethodView):
     @blp.response(200, ScanBatchResultSchema)
     def post(self) -> dict[str, Any]:
         """Send up to 1,000 scans (an offline sync); each is answered on its own."""
-        device = devices.require_device(db.session, current_principal())
+        device = requesting_device()
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             raise Problem(400, "request.malformed", "Expected a JSON object, got another body.")

@@ -1,4 +1,4 @@
-"""Scan ingestion below HTTP: crash between recording and storing, batch limits, CLI import."""
+"""Scan ingestion below HTTP: a crash while storing, batch limits, CLI import."""
 
 from __future__ import annotations
 
@@ -52,24 +52,24 @@ def _stored(world: World) -> int:
     return total
 
 
-def test_a_crash_between_recording_and_storing_loses_nothing_and_counts_nothing_twice(
+def test_a_crash_while_storing_the_scans_rolls_back_their_events_and_the_replay_counts_once(
     world: World, device: devices.Scanner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     scans = [
         _scan(world, stent_label(f"S{n}"), Operation.RECEIVE, "W-P/Q", owner_id=world["X"])
         for n in range(3)
     ]
-    real_store = ingest._store
+    real_insert = ingest._insert
 
     def crash(*_args: Any) -> None:
         raise RuntimeError("power cut")
 
-    monkeypatch.setattr(ingest, "_store", crash)
+    monkeypatch.setattr(ingest, "_insert", crash)
     with pytest.raises(RuntimeError):
         ingest.ingest(world.session, device, scans)
-    assert count_events(world, str(device.id)) == 3  # recorded, but no scan stored
+    assert count_events(world, str(device.id)) == 0  # one transaction: nothing half-written
     assert _stored(world) == 0
-    monkeypatch.setattr(ingest, "_store", real_store)
+    monkeypatch.setattr(ingest, "_insert", real_insert)
     replay = ingest.ingest(world.session, device, scans)
     assert [r.status for r in replay.results] == ["accepted"] * 3
     assert count_events(world, str(device.id)) == 3

@@ -29,7 +29,7 @@ import hashlib
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import Enum
@@ -78,7 +78,7 @@ from warehouse.services import (
     today,
     write_transaction,
 )
-from warehouse.services.access import is_admin, regulator_prefix
+from warehouse.services.access import SYSTEM, is_admin, regulator_prefix
 from warehouse.services.custody import MISSING, load_facts
 from warehouse.services.errors import Conflict, FieldError, NotFound, ValidationFailed
 
@@ -297,8 +297,26 @@ def record(
         ValidationFailed: With more than :data:`MAX_BATCH` events.
         Conflict: ``stock.conflict`` if the batch kept colliding with concurrent writers.
     """
-    if len(events) > MAX_BATCH:
-        message = f"Expected at most {MAX_BATCH} events, got {len(events)}."
+    return record_as(session, [(principal, event) for event in events])
+
+
+def record_as(
+    session: Session,
+    batch: Sequence[tuple[Principal, NewEvent | EventRefused]],
+    then: Callable[[BatchResult], None] | None = None,
+) -> BatchResult:
+    """Record events sent by several callers in one transaction, each event checked against
+    its own caller (scans of many handhelds committed together: scanning/combiner.py).
+
+    ``then`` writes what belongs with the result in the same transaction (the scans that
+    carried the events); it runs again if the batch is retried.
+
+    Raises:
+        ValidationFailed: With more than :data:`MAX_BATCH` events.
+        Conflict: ``stock.conflict`` if the batch kept colliding with concurrent writers.
+    """
+    if len(batch) > MAX_BATCH:
+        message = f"Expected at most {MAX_BATCH} events, got {len(batch)}."
         raise ValidationFailed("batch", [FieldError("events", "request.batch_too_large", message)])
     # The first attempt assumes every event_id is new (the usual case) and skips looking them
     # up: a replayed event is either refused by the state it already changed (the refused ids
@@ -310,7 +328,10 @@ def record(
     while True:
         try:
             with write_transaction(session):
-                return _Batch(session, principal, events, look_up=look_up).run()
+                result = _Batch(session, batch, look_up=look_up).run()
+                if then is not None:
+                    then(result)
+                return result
         except _Replayed:
             look_up = True
             continue
@@ -405,15 +426,16 @@ class _Batch:
     def __init__(
         self,
         session: Session,
-        principal: Principal,
-        events: Sequence[NewEvent | EventRefused],
+        batch: Sequence[tuple[Principal, NewEvent | EventRefused]],
         *,
         look_up: bool = True,
     ) -> None:
         self.session = session
         self.look_up = look_up  # look the event ids up first (else a replay fails the insert)
-        self.principal = principal
-        self.events = events
+        self.principals = [principal for principal, _ in batch]
+        self.principal = self.principals[0] if batch else SYSTEM
+        """The caller of the event being planned (set by :meth:`_one`)."""
+        self.events = [event for _, event in batch]
         self.now = datetime.now(UTC)
         self.batch_id = new_id()
         self.units: dict[tuple[str, str], dict[str, Any]] = {}
@@ -443,6 +465,7 @@ class _Batch:
             if isinstance(event, EventRefused):
                 results.append(EventResult(index, "rejected", None, event))
                 continue
+            self.principal = self.principals[index]
             results.append(self._one(index, event))
         if not self.look_up:
             refused = [
@@ -495,7 +518,7 @@ class _Batch:
             )
             if p
         }
-        parties.add(self.principal.organisation_id)
+        parties |= {principal.organisation_id for principal in self.principals}
         self.organisations = org_rows.get_many(s, parties)
         self.warehouse_ids = rows.existing_warehouses(
             s, {e.destination_warehouse_id for e in events if e.destination_warehouse_id}

@@ -10,6 +10,7 @@ from flask import Flask, current_app, g, request
 
 from warehouse.db import db
 from warehouse.domain.roles import Principal, Role
+from warehouse.recent import Recent
 from warehouse.tokens import InvalidToken, authenticate
 from warehouse.web.problems import Problem
 
@@ -25,9 +26,29 @@ _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="udi"'}
 COOKIE_PAGES = ("/trace",)
 
 
+AUTH_CACHE_CONFIG = "AUTH_CACHE_SECONDS"
+"""Config key (environment ``UDI_AUTH_CACHE_SECONDS``): how long a process may reuse a token's
+principal (and a scanner its device) without reading them again; 0 reads on every request."""
+
+DEFAULT_AUTH_CACHE_SECONDS = 2.0
+
+
 def register(app: Flask) -> None:
     """Authenticate each request before its view runs."""
+    seconds = float(app.config.get(AUTH_CACHE_CONFIG, DEFAULT_AUTH_CACHE_SECONDS))
+    app.extensions["udi_recent_principals"] = Recent[str, Principal](seconds)
     app.before_request(_authenticate_request)
+
+
+def recent_principals() -> Recent[str, Principal]:
+    """This app's memory of recently authenticated tokens (see warehouse/recent.py)."""
+    recent: Recent[str, Principal] = current_app.extensions["udi_recent_principals"]
+    return recent
+
+
+def forget_token(token_id: object) -> None:
+    """Stop reusing a token's principal in this process (it was revoked or changed)."""
+    recent_principals().forget(lambda principal: principal.token_id == token_id)
 
 
 def _authenticate_request() -> None:
@@ -52,7 +73,7 @@ def _authenticate_request() -> None:
             headers=_CHALLENGE,
         )
     try:
-        g.principal = authenticate(db.session, secret.strip())
+        g.principal = authenticate(db.session, secret.strip(), recent=recent_principals())
     except InvalidToken as error:
         raise Problem(401, "auth.invalid_token", str(error), headers=_CHALLENGE) from None
 
