@@ -695,3 +695,14 @@ Index(None, epcis_recorded_items.c.recorded_id)
 Index(None, epcis_recorded_items.c.di, epcis_recorded_items.c.serial)
 Index(None, epcis_recorded_items.c.di, epcis_recorded_items.c.lot)
 Index(None, epcis_recorded_items.c.sscc)
+
+# --- Master-data generation (migration 0016) ---------------------------------------------------
+
+master_data_generation = Table(
+    "master_data_generation",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False, comment="always 1: one row"),
+    Column("value", String(32), nullable=False, comment="random, hex"),
+    CheckConstraint("id = 1", name="one_row"),
+    comment="replaced by triggers on every master-data write (migration 0016)",
+)

@@ -16,13 +16,16 @@ the date is read as that first version.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from warehouse import tables
 from warehouse.domain.custody import CustodyDecision, CustodyFacts, CustodyRequest, check_custody
 from warehouse.domain.entrustment import LogisticsService
 from warehouse.domain.roles import Principal
@@ -172,6 +175,69 @@ def load_facts(
         devices=[device.record] if device else [],
         packages=[p.entry for p in device.packages] if device else [],
     )
+
+
+# --- Facts remembered while master data stays the same ----------------------------------------
+
+FactsKey = tuple[object, ...]
+
+
+class _RememberedFacts:
+    """Custody facts this process loaded, valid while the master-data generation (migration
+    0016: replaced by a trigger on every master-data write) reads the same value.
+
+    Facts are immutable, so threads share them. A transaction that read generation G may
+    reuse facts loaded under G by another: both saw the same master data, or one of them
+    raced a commit exactly as it would have without this memory.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._generation: str | None = None
+        self._facts: dict[FactsKey, CustodyFacts] = {}
+        self._lock = threading.Lock()
+
+    def get(self, generation: str, key: FactsKey) -> CustodyFacts | None:
+        with self._lock:
+            if generation != self._generation:
+                return None
+            return self._facts.get(key)
+
+    def put(self, generation: str, key: FactsKey, facts: CustodyFacts) -> None:
+        with self._lock:
+            if generation != self._generation:
+                self._generation, self._facts = generation, {}
+            if len(self._facts) >= self._size:
+                self._facts.clear()
+            self._facts[key] = facts
+
+
+_REMEMBERED = _RememberedFacts()
+
+
+def master_data_generation(session: Session) -> str:
+    """The current master-data generation (one indexed read, in the caller's transaction)."""
+    table = tables.master_data_generation
+    return str(session.execute(select(table.c.value).where(table.c.id == 1)).scalar_one())
+
+
+def remembered_facts(
+    session: Session,
+    request: CustodyRequest,
+    device: StoredDevice | Missing | None,
+    generation: str,
+    scope: object,
+) -> CustodyFacts:
+    """:func:`load_facts`, or the facts loaded for the same request under the same
+    generation. ``scope`` names what the caller's transaction may read (row-level security:
+    its organisation, or the bypass), so facts are never shared across what two callers see.
+    """
+    key = (request, scope)
+    facts = _REMEMBERED.get(generation, key)
+    if facts is None:
+        facts = load_facts(session, request, device)
+        _REMEMBERED.put(generation, key, facts)
+    return facts
 
 
 def _device_as_of(

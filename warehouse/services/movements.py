@@ -79,7 +79,7 @@ from warehouse.services import (
     write_transaction,
 )
 from warehouse.services.access import SYSTEM, is_admin, regulator_prefix
-from warehouse.services.custody import MISSING, load_facts
+from warehouse.services.custody import MISSING, master_data_generation, remembered_facts
 from warehouse.services.errors import Conflict, FieldError, NotFound, ValidationFailed
 
 MAX_BATCH = 1000
@@ -452,6 +452,7 @@ class _Batch:
         self.out: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.known: dict[uuid.UUID, tuple[uuid.UUID, str]] = {}
         self.referable: dict[uuid.UUID, tuple[uuid.UUID, bool, uuid.UUID | None]] = {}
+        self.generation: str | None = None
 
     # -- the run --
 
@@ -815,9 +816,9 @@ class _Batch:
     ) -> EventRefused | None:
         request = CustodyRequest(str(c.actor), str(warehouse_id), di, str(owner), c.on)
         try:
-            facts = load_facts(
-                self.session, request, self.devices.get(di) if di in self.devices else MISSING
-            )
+            device = self.devices.get(di) if di in self.devices else MISSING
+            scope = (self.principal.organisation_id, is_admin(self.principal))
+            facts = remembered_facts(self.session, request, device, self._generation(), scope)
             decision = check_custody(request, facts)
         except UnknownFactError as error:
             return _unknown("items", error.kind, error.key)
@@ -830,6 +831,13 @@ class _Batch:
             "refused by every rule.",
             [FieldError("location_id", r.code, r.message) for r in decision.reasons],
         )
+
+    def _generation(self) -> str:
+        """The master-data generation, read once per batch (custody facts are reused while it
+        stays the same: warehouse/services/custody.py)."""
+        if self.generation is None:
+            self.generation = master_data_generation(self.session)
+        return self.generation
 
     def _name(self, org_id: uuid.UUID) -> str:
         org = self.organisations.get(str(org_id))
