@@ -10,8 +10,10 @@ deliveries). It measures at about 10% of the size and again at full size:
 
 * ``unit trace``: :func:`warehouse.services.trace.unit_trace` for random serials, p50/p95,
   against the ``raw`` floor — the one indexed query of the unit's own events (ratio);
-* ``lot trace``: :func:`warehouse.services.trace.lot_trace` for the 1,300-shipment lot, against
-  the raw query of the lot's event items.
+* ``lot trace``: :func:`warehouse.services.trace.lot_trace` for the 1,300-shipment lot, as
+  many samples as unit traces, against the raw query of the lot's event items;
+* ``lot trace (HTTP)``: ``GET /api/v1/trace/lot`` for the same lot through the Flask test
+  client (token check, JSON), as many samples again.
 
 Cost must grow with the trace, not the database: the p95 at full size over the p95 at 10% is
 printed as ``growth``.
@@ -42,8 +44,10 @@ from bench._common import print_table, write_results
 from bench.events import scratch_database
 from warehouse import tables
 from warehouse.demo import credit_code
+from warehouse.domain.roles import Role
 from warehouse.services import trace
 from warehouse.services.access import SYSTEM
+from warehouse.tokens import create_token
 from wsgi import create_app
 
 DI = "06931234100041"
@@ -481,8 +485,11 @@ def percentiles(values: Sequence[float]) -> tuple[float, float]:
     return round(statistics.median(ordered), 2), round(p95, 2)
 
 
-def measure(session: Session, history: History, samples: int, size: int) -> list[dict]:
-    """Unit traces of random serials and the big lot's trace, with their raw floors."""
+def measure(
+    session: Session, history: History, samples: int, size: int, client: Any, headers: Any
+) -> list[dict]:
+    """Unit traces of random serials and the big lot's trace (service and HTTP), with their
+    raw floors; ``samples`` of each, except the raw lot query (a fifth: it is the slow one)."""
     session.execute(text("ANALYZE"))
     session.commit()
     rng = random.Random(size)
@@ -509,12 +516,23 @@ def measure(session: Session, history: History, samples: int, size: int) -> list
     lot = trace.lot_trace(session, SYSTEM, BULK_DI, BIG_LOT)
     assert lot["totals"]["shipments"] == 1300, lot["totals"]
     assert lot["balance"]["balanced"], lot["balance"]["imbalances"][:3]
-    lot_ms = [timed(lambda: trace.lot_trace(session, SYSTEM, BULK_DI, BIG_LOT)) for _ in range(15)]
-    lot_raw = [timed(raw_lot) for _ in range(15)]
+    lot_ms = [
+        timed(lambda: trace.lot_trace(session, SYSTEM, BULK_DI, BIG_LOT)) for _ in range(samples)
+    ]
+    lot_raw = [timed(raw_lot) for _ in range(max(15, samples // 5))]
+    url = f"/api/v1/trace/lot?di={BULK_DI}&lot={BIG_LOT}"
+
+    def http_lot() -> None:
+        response = client.get(url, headers=headers)
+        assert response.status_code == 200, response.get_data(as_text=True)[:300]
+
+    http_lot()
+    http_ms = [timed(http_lot) for _ in range(samples)]
     rows = []
     for name, values, floor, detail in (
         ("unit trace", unit_ms, unit_raw, f"{len(serials)} serials, {hops:.1f} events each"),
         ("lot trace", lot_ms, lot_raw, "1,300 shipments"),
+        ("lot trace (HTTP)", http_ms, lot_raw, "1,300 shipments, GET /api/v1/trace/lot"),
     ):
         p50, p95 = percentiles(values)
         raw50, raw95 = percentiles(floor)
@@ -523,6 +541,8 @@ def measure(session: Session, history: History, samples: int, size: int) -> list
                 "events": size,
                 "query": name,
                 "detail": detail,
+                "samples": len(values),
+                "raw_samples": len(floor),
                 "p50_ms": p50,
                 "p95_ms": p95,
                 "raw_p50_ms": raw50,
@@ -565,24 +585,37 @@ def main() -> None:
         rows = Rows()
         history.add_big_lot(rows)
         history.flush(rows)
+        issued = create_token(
+            session, organisation_id=history.makers[0].id, roles=(Role.ADMIN,), name="bench"
+        )
+        client, headers = app.test_client(), {"Authorization": f"Bearer {issued.secret}"}
         build(history, range(first), lots, "(first 10%)")
-        results += measure(session, history, args.samples, history.events)
+        results += measure(session, history, args.samples, history.events, client, headers)
         build(history, range(first, lots), lots, "(the rest)")
-        results += measure(session, history, args.samples, history.events)
+        results += measure(session, history, args.samples, history.events, client, headers)
         plan = index_plan(session)
         counts = {
             name: session.execute(text(f"SELECT count(*) FROM {name}")).scalar_one()
             for name in ("events", "event_items", "units", "shipments", "shipment_items")
         }
-        # Heap + indexes + TOAST per table: the storage arithmetic of docs/scaling.md.
+        # Heap + indexes + TOAST per table, its partitions included (a partitioned parent
+        # holds nothing itself): the storage arithmetic of docs/scaling.md.
         sizes = {
-            name: session.execute(text(f"SELECT pg_total_relation_size('{name}')")).scalar_one()
+            name: int(
+                session.execute(
+                    text(
+                        "SELECT coalesce(sum(pg_total_relation_size(relid)), "
+                        f"pg_total_relation_size('{name}')) FROM pg_partition_tree('{name}')"
+                    )
+                ).scalar_one()
+            )
             for name in ("events", "event_items", "audit_batches")
         }
         session.close()
         app.extensions["udi_db"].engine.dispose()
-    small = {r["query"]: r for r in results[:2]}
-    for row in results[2:]:
+    per_size = len(results) // 2
+    small = {r["query"]: r for r in results[:per_size]}
+    for row in results[per_size:]:
         row["growth_p95"] = round(row["p95_ms"] / small[row["query"]]["p95_ms"], 2)
     print_table(
         ["events", "query", "detail", "p50 ms", "p95 ms", "raw p50 ms", "p50 / raw", "p95 growth"],

@@ -483,3 +483,44 @@ def test_an_event_declared_erroneous_is_marked_with_its_correction(
     assert hop["correction"]["corrected_by"] == [correcting["event_id"]]
     assert hop["correction"]["declared_by"] is not None
     assert sum(h["declared_erroneous"] for h in timeline) == 1
+
+
+DESTROYED_BOX = "106141411234567903"
+USED_BOX = "106141411234567910"
+
+
+def test_units_used_or_destroyed_in_a_whole_container_count_in_the_lot_balance(
+    client: FlaskClient, world: World
+) -> None:
+    # Lot L7: M receives five stents, destroys two inside a sealed box, ships a box of two
+    # (with a stent of lot L8) to H, which uses that box whole on a patient; one stent stays
+    # at M. Using or destroying a container stores only its SSCC as the event's item.
+    units = [stent(f"S7{n}", lot="L7") for n in range(1, 6)]
+    other = stent("S81", lot="L8")
+    world.receive_stock("M", "W-M", [*units, other], owner="M")
+    world.ok(B.PACKING, "M", units[:2], **{**PACK, "parent_sscc": DESTROYED_BOX})
+    world.ok(B.DESTROYING, "M", [NewItem(sscc=DESTROYED_BOX)], rp="W-M/A")
+    world.ok(B.PACKING, "M", [*units[2:4], other], **{**PACK, "parent_sscc": USED_BOX})
+    world.ok(B.SHIPPING, "M", [NewItem(sscc=USED_BOX)], rp="W-M/A", to="H", to_wh="W-H")
+    world.receive_stock("H", "W-H", [NewItem(sscc=USED_BOX)], owner="H")
+    world.ok(B.STOCKING, "H", [NewItem(sscc=USED_BOX)], at="W-H/DEPT", rp="W-H/A")
+    world.ok(B.DISPENSING, "H", [NewItem(sscc=USED_BOX)], patient_ref="pt-7", encounter_ref="op-7")
+    statuses = [world.unit(f"S7{n}")["status"] for n in range(1, 6)]
+    assert statuses == ["destroyed", "destroyed", "dispensed", "dispensed", "available"]
+
+    admin = token(world, "M", Role.ADMIN)
+    columns = ("received", "shipped", "used", "destroyed", "on_hand")
+
+    def accounts(lot_number: str) -> tuple[dict[str, Any], dict[str, tuple[int, ...]]]:
+        body = lot(client, admin, f"di={STENT}&lot={lot_number}").get_json()
+        nodes = {names(world)[n["id"]]: n for n in body["graph"]["nodes"]}
+        assert all(n["balanced"] for n in nodes.values())
+        assert body["balance"] == {"balanced": True, "imbalances": []}
+        return body, {key: tuple(n[c] for c in columns) for key, n in nodes.items()}
+
+    body, counts = accounts("L7")
+    assert counts == {"M": (5, 2, 0, 2, 1), "H": (2, 0, 2, 0, 0)}
+    totals = body["totals"]
+    assert (totals["used"], totals["destroyed"], totals["on_hand"]) == (2, 2, 1)
+    # The used box held a unit of L8 too: each lot counts its own units only.
+    assert accounts("L8")[1] == {"M": (1, 1, 0, 0, 0), "H": (1, 0, 1, 0, 0)}

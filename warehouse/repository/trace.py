@@ -1,15 +1,19 @@
 """Indexed reads for unit and lot traces: every query starts from an identifier and an index.
 
 Nothing here scans ``events``: a unit trace starts at its ``(di, serial)`` items, a lot trace
-at its ``(di, lot)`` items, containers are followed through ``event_items.sscc`` and
-``events.parent_sscc``, and shipments through their ids. The work done therefore grows with
-the length of the trace, not with the size of the database (bench/trace.py measures it).
+at its ``(di, lot)`` items and shipment lines, containers are followed through
+``event_items.sscc`` and ``events.parent_sscc``, and shipments through their ids. The work done
+therefore grows with the length of the trace, not with the size of the database
+(bench/trace.py measures it).
 
-Indexes relied on (tables.py): ``uq_units_di_serial``, ``ix_event_items_di_serial``,
-``ix_event_items_di_lot``, ``ix_event_items_sscc``, ``ix_event_items_event_id``,
-``ix_events_parent_sscc``, ``ix_shipment_items_shipment_id``, ``ix_discrepancies_shipment_id``,
-``ix_stock_di_lot`` and the primary keys of events, shipments, organisations, warehouses,
-locations and devices.
+Indexes relied on (tables.py): ``uq_units_di_serial``, ``ix_units_di_lot``,
+``ix_event_items_di_serial``, ``ix_event_items_di_lot``, ``ix_event_items_sscc``,
+``ix_event_items_event_id``, ``ix_events_parent_sscc``, ``ix_shipment_items_di_lot``,
+``ix_shipment_items_shipment_id``, ``ix_discrepancies_shipment_id``, ``ix_stock_di_lot`` and
+the primary keys of events, shipments, organisations, warehouses, locations and devices.
+
+A lot trace reads ids as text (:func:`text_id`) and only the columns it shows: it handles
+thousands of rows, and its response is text anyway.
 """
 
 from __future__ import annotations
@@ -19,7 +23,22 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, any_, bindparam, func, literal, or_, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Text,
+    TypeDecorator,
+    Uuid,
+    any_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy import null as sql_null
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
@@ -51,23 +70,6 @@ _ITEM_COLUMNS = (
 )
 
 
-_LOT_EVENT_COLUMNS = (
-    EV.c.id,
-    EV.c.biz_step,
-    EV.c.event_time,
-    EV.c.event_time_offset,
-    EV.c.warehouse_id,
-    EV.c.acting_org_id,
-    EV.c.owner_id,
-    EV.c.possessor_id,
-    EV.c.source_party_id,
-    EV.c.destination_party_id,
-    EV.c.shipment_id,
-    EV.c.parent_sscc,
-)
-"""What a lot trace reads of each event (not documents, hashes or patient references)."""
-
-
 def _dicts(session: Session, query: Any) -> list[dict[str, Any]]:
     result = session.execute(query)
     keys = list(result.keys())
@@ -82,11 +84,42 @@ def _among(session: Session, column: Any, values: Iterable[Any]) -> Iterable[Any
     wanted = list(set(values))
     if not wanted:
         return
-    if session.get_bind().dialect.name == "postgresql":
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if isinstance(column.type, Uuid) and not all(isinstance(v, uuid.UUID) for v in wanted):
+        if postgres and all(isinstance(v, str) for v in wanted):
+            # Ids kept as text (text_id) go as text[], cast by the server: no uuid.UUID objects.
+            array = bindparam(None, wanted, type_=postgresql.ARRAY(Text))
+            yield column == any_(cast(array, postgresql.ARRAY(column.type)))
+            return
+        wanted = [v if isinstance(v, uuid.UUID) else uuid.UUID(v) for v in wanted]
+    if postgres:
         yield column == any_(bindparam(None, wanted, type_=postgresql.ARRAY(column.type)))
         return
     for start in range(0, len(wanted), _CHUNK):
         yield column.in_(wanted[start : start + _CHUNK])
+
+
+class _UuidText(TypeDecorator[str]):
+    """A UUID column read as its canonical text (SQLite; PostgreSQL casts in SQL instead)."""
+
+    impl = Uuid
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Any) -> str | None:
+        return None if value is None else str(value)
+
+
+def text_id(session: Session, column: Any, name: str | None = None) -> Any:
+    """``column`` (a UUID) read as text, ``'0190c2…-…'`` exactly as ``str(uuid)`` writes it.
+
+    A lot trace handles thousands of ids and only ever compares, hashes and prints them:
+    PostgreSQL's own text form comes through the driver's C loader, where ``uuid.UUID``
+    objects would cost a Python ``__hash__``/``__eq__``/``__str__`` call at every use.
+    """
+    label = name or column.name
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(column, Text).label(label)
+    return type_coerce(column, _UuidText()).label(label)
 
 
 def lot_condition(column: Any, lot: str) -> ColumnElement[bool]:
@@ -201,40 +234,45 @@ def _of_lot(di: str, lot: str) -> list[ColumnElement[bool]]:
 
 def lot_flows(session: Session, di: str, lot: str) -> list[dict[str, Any]]:
     """Quantities of the lot per business step, party and warehouse, summed in the database
-    (``ix_event_items_di_lot``): a few rows however many events the lot has."""
+    (``ix_event_items_di_lot``): a few rows however many events the lot has. Ids are text.
+
+    ``packed_into`` is the container (SSCC) of a packing event, None for other steps: the same
+    scan of the lot's items finds the containers its units travelled in.
+    """
+    packed_into = case((EV.c.biz_step == "packing", EV.c.parent_sscc), else_=sql_null())
     query = (
         select(
             EV.c.biz_step,
-            EV.c.acting_org_id,
-            EV.c.owner_id,
-            EV.c.possessor_id,
-            EV.c.warehouse_id,
+            text_id(session, EV.c.acting_org_id),
+            text_id(session, EV.c.owner_id),
+            text_id(session, EV.c.possessor_id),
+            text_id(session, EV.c.warehouse_id),
+            packed_into.label("packed_into"),
             func.sum(ITEM.c.quantity).label("quantity"),
         )
         .join(ITEM, ITEM.c.event_id == EV.c.id)
         .where(*_of_lot(di, lot))
         .group_by(
-            EV.c.biz_step, EV.c.acting_org_id, EV.c.owner_id, EV.c.possessor_id, EV.c.warehouse_id
+            EV.c.biz_step,
+            EV.c.acting_org_id,
+            EV.c.owner_id,
+            EV.c.possessor_id,
+            EV.c.warehouse_id,
+            packed_into,
         )
     )
     return _dicts(session, query)
 
 
-def lot_containers(session: Session, di: str, lot: str) -> list[str]:
-    """SSCCs units of the lot were packed into."""
-    query = (
-        select(EV.c.parent_sscc)
-        .distinct()
-        .join(ITEM, ITEM.c.event_id == EV.c.id)
-        .where(*_of_lot(di, lot), EV.c.biz_step == "packing", EV.c.parent_sscc.is_not(None))
-    )
-    return list(session.execute(query).scalars())
-
-
 def lot_serial_steps(session: Session, di: str, lot: str, steps: Sequence[str]) -> list[dict]:
-    """Serialised items of the lot in events of ``steps``, in recording order."""
+    """Serialised items of the lot in events of ``steps``, in recording order (ids as text)."""
     query = (
-        select(EV.c.id, EV.c.biz_step, EV.c.acting_org_id, ITEM.c.serial, ITEM.c.quantity)
+        select(
+            EV.c.biz_step,
+            text_id(session, EV.c.acting_org_id),
+            ITEM.c.serial,
+            ITEM.c.quantity,
+        )
         .join(ITEM, ITEM.c.event_id == EV.c.id)
         .where(*_of_lot(di, lot), ITEM.c.serial.is_not(None), EV.c.biz_step.in_(steps))
         .order_by(EV.c.id)
@@ -242,19 +280,26 @@ def lot_serial_steps(session: Session, di: str, lot: str, steps: Sequence[str]) 
     return _dicts(session, query)
 
 
+_RECEIPT = EV.alias("receipt")
+"""The receiving event of a shipment (made once: an alias is a graph of column proxies)."""
+
+
 def lot_shipments(
-    session: Session, di: str, lot: str, box_shipments: Iterable[uuid.UUID]
+    session: Session, di: str, lot: str, box_shipments: Iterable[str]
 ) -> list[dict[str, Any]]:
-    """Shipments carrying the lot, with its quantity on each and the receipt's time.
+    """Shipments carrying the lot in shipping order, with its quantity on each and the
+    receipt's time; only the columns a lot trace shows, ids as text.
 
     A shipment is found from its shipping event's items of the lot, or (for units shipped
     inside containers) among ``box_shipments``; its quantity is the sum of its lines of the
-    lot (``ix_shipment_items_shipment_id``).
+    lot (``ix_shipment_items_di_lot``, ``ix_shipment_items_shipment_id``).
     """
+    # A shipment names its shipping event: probing that event's items (ix_event_items_event_id)
+    # spares a lookup in ``events`` for every event item of the lot.
     direct = (
-        select(EV.c.shipment_id)
-        .join(ITEM, ITEM.c.event_id == EV.c.id)
-        .where(*_of_lot(di, lot), EV.c.biz_step == "shipping", EV.c.shipment_id.is_not(None))
+        select(SHIP.c.id)
+        .join(ITEM, ITEM.c.event_id == SHIP.c.shipping_event_id)
+        .where(*_of_lot(di, lot))
     )
     options: list[ColumnElement[bool]] = [SHIP_ITEM.c.shipment_id.in_(direct)]
     options += list(_among(session, SHIP_ITEM.c.shipment_id, box_shipments))
@@ -264,71 +309,131 @@ def lot_shipments(
         .group_by(SHIP_ITEM.c.shipment_id)
         .subquery()
     )
-    receipt = EV.alias("receipt")
+    receipt = _RECEIPT
     query = (
         select(
-            SHIP,
+            text_id(session, SHIP.c.id),
+            text_id(session, SHIP.c.from_org_id),
+            text_id(session, SHIP.c.from_warehouse_id),
+            text_id(session, SHIP.c.destination_party_id),
+            text_id(session, SHIP.c.destination_warehouse_id),
+            SHIP.c.despatch_ref,
+            SHIP.c.status,
+            SHIP.c.shipped_at,
             quantities.c.quantity,
             receipt.c.event_time.label("received_time"),
             receipt.c.event_time_offset.label("received_offset"),
         )
         .join(quantities, quantities.c.shipment_id == SHIP.c.id)
         .outerjoin(receipt, receipt.c.id == SHIP.c.received_event_id)
+        # Shipping order; ties by id, which orders as uuid.UUID does on both engines.
+        .order_by(SHIP.c.shipped_at, SHIP.c.id)
     )
     return _dicts(session, query)
 
 
 def items_of_lot_in(
-    session: Session, event_ids: Iterable[uuid.UUID], di: str, lot: str
+    session: Session, event_ids: Iterable[str], di: str, lot: str
 ) -> list[dict[str, Any]]:
-    """Items of the lot named one by one in the given events."""
+    """Serials of the lot named one by one in the given events (event ids as text)."""
     rows: list[dict[str, Any]] = []
     for condition in _among(session, ITEM.c.event_id, event_ids):
-        rows += _dicts(session, select(ITEM).where(condition, *_of_lot(di, lot)))
-    return rows
-
-
-def events_moving_containers(session: Session, ssccs: Iterable[str]) -> list[dict[str, Any]]:
-    """Events with an ``sscc`` item among ``ssccs`` (shipping or receiving a whole box)."""
-    rows: list[dict[str, Any]] = []
-    for condition in _among(session, ITEM.c.sscc, ssccs):
-        query = (
-            select(*_LOT_EVENT_COLUMNS, *_ITEM_COLUMNS)
-            .join(ITEM, ITEM.c.event_id == EV.c.id)
-            .where(condition)
+        query = select(text_id(session, ITEM.c.event_id), ITEM.c.serial).where(
+            condition, *_of_lot(di, lot)
         )
         rows += _dicts(session, query)
     return rows
+
+
+LOT_EVENT_PARTIES = (
+    "acting_org_id",
+    "owner_id",
+    "possessor_id",
+    "source_party_id",
+    "destination_party_id",
+)
+"""The parties of a container's event a lot trace reads (for visibility and accounts)."""
+
+
+def events_moving_containers(session: Session, ssccs: Iterable[str]) -> list[dict[str, Any]]:
+    """Events with an ``sscc`` item among ``ssccs`` (shipping, receiving, using or destroying
+    a whole box): one row per container item, ids as text."""
+    columns = (
+        text_id(session, EV.c.id),
+        EV.c.biz_step,
+        text_id(session, EV.c.warehouse_id),
+        *(text_id(session, EV.c[name]) for name in LOT_EVENT_PARTIES),
+        text_id(session, EV.c.shipment_id),
+        ITEM.c.sscc.label("item_sscc"),
+    )
+    rows: list[dict[str, Any]] = []
+    for condition in _among(session, ITEM.c.sscc, ssccs):
+        query = select(*columns).join(ITEM, ITEM.c.event_id == EV.c.id).where(condition)
+        rows += _dicts(session, query)
+    return rows
+
+
+def lot_units_left_with(
+    session: Session, di: str, lot: str, event_ids: Iterable[str]
+) -> dict[str, int]:
+    """Units of the lot whose last event is one of ``event_ids`` (ids as text), per event.
+
+    Using or destroying a whole container stores one ``sscc`` item, not the units inside it;
+    those units' projection rows name the event as their last (``ix_units_di_lot``). Both
+    steps are final — a destroyed or used unit never moves again — so the projection still
+    says which units of the lot that event took.
+    """
+    counted: dict[str, int] = {}
+    for condition in _among(session, UNIT.c.last_event_id, event_ids):
+        query = (
+            select(text_id(session, UNIT.c.last_event_id), func.count())
+            .where(UNIT.c.di == di, UNIT.c.lot == lot, condition)
+            .group_by(UNIT.c.last_event_id)
+        )
+        for event_id, count in session.execute(query):
+            counted[event_id] = counted.get(event_id, 0) + count
+    return counted
 
 
 # --- Shipments, stock and discrepancies of a lot ----------------------------------------------
 
 
 def shipment_lines(
-    session: Session, shipment_ids: Iterable[uuid.UUID], di: str, lot: str
+    session: Session, shipment_ids: Iterable[str], di: str, lot: str
 ) -> list[dict[str, Any]]:
-    """Lines of the lot on these shipments (``ix_shipment_items_shipment_id``)."""
+    """Serials of the lot's lines on these shipments (``ix_shipment_items_shipment_id``),
+    shipment ids as text."""
     rows: list[dict[str, Any]] = []
     for condition in _among(session, SHIP_ITEM.c.shipment_id, shipment_ids):
-        query = select(SHIP_ITEM).where(condition, SHIP_ITEM.c.di == di, SHIP_ITEM.c.lot == lot)
+        query = select(text_id(session, SHIP_ITEM.c.shipment_id), SHIP_ITEM.c.serial).where(
+            condition, SHIP_ITEM.c.di == di, SHIP_ITEM.c.lot == lot
+        )
         rows += _dicts(session, query)
     return rows
 
 
 def discrepancies(
-    session: Session, shipment_ids: Iterable[uuid.UUID], di: str, lot: str
+    session: Session, shipment_ids: Iterable[str], di: str, lot: str
 ) -> list[dict[str, Any]]:
-    """Receipt discrepancies of the lot on these shipments."""
+    """Receipt discrepancies of the lot on these shipments (shipment ids as text)."""
     rows: list[dict[str, Any]] = []
     for condition in _among(session, DISC.c.shipment_id, shipment_ids):
-        query = select(DISC).where(condition, DISC.c.di == di, DISC.c.lot == lot)
+        query = select(text_id(session, DISC.c.shipment_id), DISC.c.serial, DISC.c.kind).where(
+            condition, DISC.c.di == di, DISC.c.lot == lot
+        )
         rows += _dicts(session, query)
     return rows
 
 
 def stock_of_lot(session: Session, di: str, lot: str) -> list[dict[str, Any]]:
-    """Non-zero balances of the lot (``ix_stock_di_lot``)."""
-    query = select(STOCK).where(STOCK.c.di == di, STOCK.c.lot == lot, STOCK.c.quantity > 0)
+    """Non-zero balances of the lot (``ix_stock_di_lot``): holders, warehouse and quantity,
+    ids as text."""
+    query = select(
+        text_id(session, STOCK.c.owner_id),
+        text_id(session, STOCK.c.possessor_id),
+        text_id(session, STOCK.c.warehouse_id),
+        STOCK.c.quantity,
+    ).where(STOCK.c.di == di, STOCK.c.lot == lot, STOCK.c.quantity > 0)
     return _dicts(session, query)
 
 
@@ -337,21 +442,21 @@ def stock_of_lot(session: Session, di: str, lot: str) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True, slots=True)
 class Names:
-    """Organisations, warehouses and locations a trace mentions, by id."""
+    """Organisations, warehouses and locations a trace mentions, by id as text."""
 
-    organisations: dict[uuid.UUID, dict[str, Any]]
-    warehouses: dict[uuid.UUID, dict[str, Any]]
-    locations: dict[uuid.UUID, dict[str, Any]]
+    organisations: dict[str, dict[str, Any]]
+    warehouses: dict[str, dict[str, Any]]
+    locations: dict[str, dict[str, Any]]
 
 
 def names(
     session: Session,
-    org_ids: Iterable[uuid.UUID],
-    warehouse_ids: Iterable[uuid.UUID],
-    location_ids: Iterable[uuid.UUID],
+    org_ids: Iterable[uuid.UUID | str | None],
+    warehouse_ids: Iterable[uuid.UUID | str | None],
+    location_ids: Iterable[uuid.UUID | str | None],
 ) -> Names:
     """Every name in one round trip (``UNION ALL`` of three primary-key lookups); a
-    location's warehouse comes along."""
+    location's warehouse comes along. Ids (given as UUIDs or text) come back as text."""
     locations = list({i for i in location_ids if i is not None})
     warehouses = list({i for i in warehouse_ids if i is not None})
     orgs = list({i for i in org_ids if i is not None})
@@ -361,7 +466,7 @@ def names(
         parts.append(
             select(
                 literal("org").label("kind"),
-                ORG.c.id,
+                text_id(session, ORG.c.id),
                 ORG.c.name,
                 ORG.c.jurisdiction,
                 null.label("code"),
@@ -378,26 +483,26 @@ def names(
         parts.append(
             select(
                 literal("warehouse").label("kind"),
-                WH.c.id,
+                text_id(session, WH.c.id),
                 WH.c.name,
                 WH.c.jurisdiction,
                 null,
                 null,
                 null,
-                WH.c.operator_id,
+                text_id(session, WH.c.operator_id),
             ).where(or_(*options))
         )
     if locations:
         parts.append(
             select(
                 literal("location").label("kind"),
-                LOC.c.id,
+                text_id(session, LOC.c.id),
                 null,
                 null,
                 LOC.c.code,
                 LOC.c.purpose,
                 LOC.c.department,
-                LOC.c.warehouse_id,
+                text_id(session, LOC.c.warehouse_id),
             ).where(or_(*_among(session, LOC.c.id, locations)))
         )
     found = Names({}, {}, {})
@@ -409,18 +514,24 @@ def names(
         "location": found.locations,
     }
     for row in _dicts(session, union_all(*parts)):
-        shelves[row["kind"]][_uuid(row["id"])] = {**row, "id": _uuid(row["id"])}
+        row["id"] = _id_text(row["id"])
+        shelves[row["kind"]][row["id"]] = row
     for place in found.locations.values():
-        place["warehouse_id"] = _uuid(place["warehouse_id"])
+        place["warehouse_id"] = _id_text(place["warehouse_id"])
     return found
 
 
-def _uuid(value: Any) -> uuid.UUID:
-    # A UNION's column comes back typed on PostgreSQL, as text on SQLite.
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+def _id_text(value: Any) -> str:
+    # A UNION's columns take the first SELECT's types: on SQLite a column that is NULL in
+    # the first comes back as the stored 32 hex digits.
+    if isinstance(value, str) and len(value) == 36:
+        return value
+    return str(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
 
 
-def warehouse_ids_within(session: Session, ids: Sequence[uuid.UUID], prefix: str) -> set:
+def warehouse_ids_within(
+    session: Session, ids: Sequence[uuid.UUID | str | None], prefix: str
+) -> set[uuid.UUID]:
     """The warehouses among ``ids`` located within a division-code prefix."""
     found: set[uuid.UUID] = set()
     for condition in _among(session, WH.c.id, (i for i in ids if i is not None)):

@@ -65,14 +65,16 @@ _PARTY_COLUMNS = (
 class _Viewer:
     """The caller's standing towards one trace."""
 
-    org_id: uuid.UUID
+    org_id: uuid.UUID | str
+    """A UUID in a unit trace, its text in a lot trace (whose ids stay text throughout)."""
+
     full: bool
     """Admin, or a regulator of a place on the trace: every hop in full."""
 
     regulator_warehouses: frozenset[uuid.UUID]
     """Warehouses of the trace within the caller's jurisdiction (regulators only)."""
 
-    def sees_hop(self, parties: Iterable[uuid.UUID | None]) -> bool:
+    def sees_hop(self, parties: Iterable[uuid.UUID | str | None]) -> bool:
         return self.full or self.org_id in set(parties)
 
     def sees_patient(self, hospital: uuid.UUID, place: uuid.UUID | None) -> bool:
@@ -82,13 +84,18 @@ class _Viewer:
 def _viewer(
     session: Session,
     principal: Principal,
-    parties: set[uuid.UUID],
-    warehouse_ids: set[uuid.UUID],
+    parties: set[uuid.UUID] | set[str],
+    warehouse_ids: set[uuid.UUID] | set[str],
     kind: str,
     key: str,
+    *,
+    text_ids: bool = False,
 ) -> _Viewer:
-    """The caller's standing, or NotFound when the trace is none of its business."""
-    org = principal.organisation_id
+    """The caller's standing, or NotFound when the trace is none of its business.
+
+    ``text_ids``: ``parties`` are ids as text (a lot trace), and so is the viewer's.
+    """
+    org: uuid.UUID | str = str(principal.organisation_id) if text_ids else principal.organisation_id
     prefix = regulator_prefix(principal)
     within: set[uuid.UUID] = set()
     if prefix:
@@ -145,27 +152,28 @@ class _Names:
     def __init__(
         self,
         session: Session,
-        orgs: Iterable[uuid.UUID | None],
-        warehouses: Iterable[uuid.UUID | None],
-        locations: Iterable[uuid.UUID | None],
+        orgs: Iterable[uuid.UUID | str | None],
+        warehouses: Iterable[uuid.UUID | str | None],
+        locations: Iterable[uuid.UUID | str | None],
     ) -> None:
         found = rows.names(session, orgs, warehouses, locations)
+        # Keyed by text: a unit trace asks with UUIDs, a lot trace with their text.
         self.locations, self.warehouses = found.locations, found.warehouses
         self.orgs = found.organisations
-        self._parties: dict[uuid.UUID, dict[str, Any]] = {}
-        self._warehouses: dict[tuple[uuid.UUID, bool], dict[str, Any]] = {}
+        self._parties: dict[uuid.UUID | str, dict[str, Any]] = {}
+        self._warehouses: dict[tuple[uuid.UUID | str, bool], dict[str, Any]] = {}
 
-    def party(self, org_id: uuid.UUID | None) -> dict[str, Any] | None:
+    def party(self, org_id: uuid.UUID | str | None) -> dict[str, Any] | None:
         if org_id is None:
             return None
         shown = self._parties.get(org_id)
         if shown is None:  # a lot names the same few parties thousands of times
-            found = self.orgs.get(org_id)
+            found = self.orgs.get(str(org_id))
             shown = {"id": str(org_id), "name": found["name"] if found else None}
             self._parties[org_id] = shown
         return shown  # shared, never changed: the response is serialised as it is
 
-    def warehouse(self, warehouse_id: uuid.UUID | None, detailed: bool) -> dict | None:
+    def warehouse(self, warehouse_id: uuid.UUID | str | None, detailed: bool) -> dict | None:
         if warehouse_id is None:
             return None
         key = (warehouse_id, detailed)
@@ -175,8 +183,8 @@ class _Names:
             self._warehouses[key] = shown
         return shown
 
-    def _warehouse(self, warehouse_id: uuid.UUID, detailed: bool) -> dict[str, Any]:
-        found = self.warehouses.get(warehouse_id)
+    def _warehouse(self, warehouse_id: uuid.UUID | str, detailed: bool) -> dict[str, Any]:
+        found = self.warehouses.get(str(warehouse_id))
         if found is None:
             return {"id": str(warehouse_id)}
         if not detailed:
@@ -190,7 +198,7 @@ class _Names:
     def location(self, location_id: uuid.UUID | None, detailed: bool) -> dict | None:
         if location_id is None or not detailed:
             return None
-        found = self.locations.get(location_id)
+        found = self.locations.get(str(location_id))
         if found is None:
             return {"id": str(location_id)}
         return {
@@ -552,9 +560,16 @@ def _box_json(box: _Box, names: _Names) -> dict[str, Any]:
 
 
 # --- Lot trace ----------------------------------------------------------------------------------
+#
+# A lot trace handles thousands of rows (1,300 shipments in the benchmark): ids stay the text
+# the database gives (rows.text_id) from the queries to the response, and rows stay the plain
+# dicts the queries return.
+
+_USE_STEPS = {BizStep.DISPENSING.value: "used", BizStep.DESTROYING.value: "destroyed"}
+"""Steps after which units are gone for good, and the account column they count in."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _Party:
     """One holder's account of the lot."""
 
@@ -587,7 +602,7 @@ def lot_trace(session: Session, principal: Principal, di: str, lot: str) -> dict
         stock = rows.stock_of_lot(session, di, lot)
         if not flows and not stock:
             raise NotFound("lot", key)
-        parents = rows.lot_containers(session, di, lot)
+        parents = sorted({f["packed_into"] for f in flows if f["packed_into"]})
         boxes = rows.events_moving_containers(session, parents) if parents else []
         box_shipments = {b["shipment_id"] for b in boxes if b["shipment_id"]}
         shipments = {s["id"]: s for s in rows.lot_shipments(session, di, lot, box_shipments)}
@@ -597,31 +612,30 @@ def lot_trace(session: Session, principal: Principal, di: str, lot: str) -> dict
             if b["biz_step"] in RECEIPT_STEPS and b["shipment_id"] in shipments
         }
         boxed = _boxed_receipts(session, di, lot, receipts, shipments)
+        gone = _boxed_uses(session, di, lot, boxes)
         returns: list[dict[str, Any]] = []
         if any(f["biz_step"] == BizStep.RETURNING.value for f in flows):
             steps = (BizStep.DISPENSING.value, BizStep.RETURNING.value)
             returns = rows.lot_serial_steps(session, di, lot, steps)
         parties = {f[c] for f in flows for c in ("acting_org_id", "owner_id", "possessor_id")}
-        parties |= {b[c] for b in boxes for c in _PARTY_COLUMNS}
-        parties |= {
-            s[c] for s in shipments.values() for c in ("from_org_id", "destination_party_id")
-        }
+        parties |= {b[c] for b in boxes for c in rows.LOT_EVENT_PARTIES}
+        for shipment in shipments.values():
+            parties.add(shipment["from_org_id"])
+            parties.add(shipment["destination_party_id"])
         parties |= {b[c] for b in stock for c in ("owner_id", "possessor_id")}
         parties.discard(None)
         places = {f["warehouse_id"] for f in flows} | {b["warehouse_id"] for b in boxes}
-        places |= {
-            s[c]
-            for s in shipments.values()
-            for c in ("from_warehouse_id", "destination_warehouse_id")
-        }
+        for shipment in shipments.values():
+            places.add(shipment["from_warehouse_id"])
+            places.add(shipment["destination_warehouse_id"])
         places |= {b["warehouse_id"] for b in stock}
         places.discard(None)
-        viewer = _viewer(session, principal, parties, places, "lot", key)
+        viewer = _viewer(session, principal, parties, places, "lot", key, text_ids=True)
         device = rows.device(session, di)
-        names = _Names(
-            session, parties | ({device["registrant_id"]} if device else set()), places, ()
-        )
-    accounts = _accounts(flows, shipments, boxed, returns, stock)
+        if device is not None:
+            parties.add(str(device["registrant_id"]))
+        names = _Names(session, parties, places, ())
+    accounts = _accounts(flows, shipments, boxed, gone, returns, stock)
     graph = _graph(accounts, shipments, stock, viewer, names)
     imbalances = [
         {
@@ -630,7 +644,7 @@ def lot_trace(session: Session, principal: Principal, di: str, lot: str) -> dict
             "on_hand": account.on_hand,
             "difference": account.on_hand - account.expected_on_hand,
         }
-        for party, account in sorted(accounts.items(), key=lambda kv: str(kv[0]))
+        for party, account in sorted(accounts.items(), key=lambda kv: kv[0])
         if account.on_hand != account.expected_on_hand
     ]
     upstream, downstream = _directions(viewer, shipments)
@@ -642,8 +656,8 @@ def lot_trace(session: Session, principal: Principal, di: str, lot: str) -> dict
         "shipments": _shipment_table(shipments, viewer, names),
         "totals": _totals(accounts, shipments),
         "balance": {"balanced": not imbalances, "imbalances": imbalances},
-        "backward": sorted(str(p) for p in upstream) if upstream is not None else None,
-        "forward": sorted(str(p) for p in downstream) if downstream is not None else None,
+        "backward": sorted(upstream) if upstream is not None else None,
+        "forward": sorted(downstream) if downstream is not None else None,
         "visibility": "full" if viewer.full else "party",
     }
 
@@ -652,12 +666,12 @@ def _boxed_receipts(
     session: Session,
     di: str,
     lot: str,
-    receipts: Mapping[uuid.UUID, Mapping[str, Any]],
-    shipments: Mapping[uuid.UUID, Mapping[str, Any]],
-) -> Counter[uuid.UUID]:
+    receipts: Mapping[str, Mapping[str, Any]],
+    shipments: Mapping[str, Mapping[str, Any]],
+) -> Counter[str]:
     """Units of the lot received inside containers, per receiving party: the shipment's serial
     lines that the receipt did not list one by one and that were not reported short."""
-    received: Counter[uuid.UUID] = Counter()
+    received: Counter[str] = Counter()
     if not receipts:
         return received
     ids = {r["shipment_id"] for r in receipts.values()}
@@ -684,15 +698,34 @@ def _boxed_receipts(
     return received
 
 
+def _boxed_uses(
+    session: Session, di: str, lot: str, boxes: Sequence[Mapping[str, Any]]
+) -> Counter[tuple[str, str]]:
+    """Units of the lot used or destroyed inside a whole container, per (holder, column).
+
+    Such an event stores the container's SSCC as its one item, not the units in it, so the
+    lot's summed items miss them; the units' projection rows name the event as their last.
+    """
+    ends = {b["id"]: b for b in boxes if b["biz_step"] in _USE_STEPS}  # one row per box item
+    gone: Counter[tuple[str, str]] = Counter()
+    if not ends:
+        return gone
+    for event_id, count in rows.lot_units_left_with(session, di, lot, ends).items():
+        end = ends[event_id]
+        gone[(end["acting_org_id"], _USE_STEPS[end["biz_step"]])] += count
+    return gone
+
+
 def _accounts(
     flows: list[dict[str, Any]],
-    shipments: Mapping[uuid.UUID, Mapping[str, Any]],
-    boxed: Counter[uuid.UUID],
+    shipments: Mapping[str, Mapping[str, Any]],
+    boxed: Counter[str],
+    gone: Counter[tuple[str, str]],
     returns: list[dict[str, Any]],
     stock: list[dict[str, Any]],
-) -> dict[uuid.UUID, _Party]:
+) -> dict[str, _Party]:
     """Received, shipped, used, destroyed and on hand per holder."""
-    accounts: dict[uuid.UUID, _Party] = defaultdict(_Party)
+    accounts: dict[str, _Party] = defaultdict(_Party)
     for flow in flows:
         step, quantity, holder = flow["biz_step"], int(flow["quantity"]), flow["acting_org_id"]
         if step in RECEIPT_STEPS:
@@ -703,6 +736,9 @@ def _accounts(
             accounts[holder].destroyed += quantity
     for party, count in boxed.items():
         accounts[party].received += count
+    for (party, column), count in gone.items():
+        account = accounts[party]
+        setattr(account, column, getattr(account, column) + count)
     last_step: dict[str, str] = {}
     for row in returns:  # only a used unit's return puts stock back
         if row["biz_step"] == BizStep.RETURNING.value and last_step.get(row["serial"]) == (
@@ -720,20 +756,22 @@ def _accounts(
 
 
 def _shipment_table(
-    shipments: Mapping[uuid.UUID, Mapping[str, Any]], viewer: _Viewer, names: _Names
+    shipments: Mapping[str, Mapping[str, Any]], viewer: _Viewer, names: _Names
 ) -> list[dict[str, Any]]:
+    party, warehouse, sees = names.party, names.warehouse, viewer.sees_hop
     table = []
-    for shipment in sorted(shipments.values(), key=lambda s: (_utc(s["shipped_at"]), s["id"])):
-        detailed = viewer.sees_hop([shipment["from_org_id"], shipment["destination_party_id"]])
+    for shipment in shipments.values():  # in shipping order (rows.lot_shipments)
+        sender, receiver = shipment["from_org_id"], shipment["destination_party_id"]
+        detailed = sees((sender, receiver))
         received = shipment["received_time"]
         table.append(
             {
-                "shipment_id": str(shipment["id"]),
+                "shipment_id": shipment["id"],
                 "shipped_at": _iso(shipment["shipped_at"]),
-                "from": names.party(shipment["from_org_id"]),
-                "from_warehouse": names.warehouse(shipment["from_warehouse_id"], detailed),
-                "to": names.party(shipment["destination_party_id"]),
-                "to_warehouse": names.warehouse(shipment["destination_warehouse_id"], detailed),
+                "from": party(sender),
+                "from_warehouse": warehouse(shipment["from_warehouse_id"], detailed),
+                "to": party(receiver),
+                "to_warehouse": warehouse(shipment["destination_warehouse_id"], detailed),
                 "quantity": int(shipment["quantity"]),
                 "status": shipment["status"],
                 "received_at": (
@@ -746,31 +784,37 @@ def _shipment_table(
 
 
 def _graph(
-    accounts: Mapping[uuid.UUID, _Party],
-    shipments: Mapping[uuid.UUID, Mapping[str, Any]],
+    accounts: Mapping[str, _Party],
+    shipments: Mapping[str, Mapping[str, Any]],
     stock: list[dict[str, Any]],
     viewer: _Viewer,
     names: _Names,
 ) -> dict[str, Any]:
     """Nodes: holders (with their warehouses when visible); edges: shipments per pair."""
-    edges: dict[tuple[uuid.UUID, uuid.UUID], dict[str, int]] = {}
+    edges: dict[tuple[str, str], dict[str, Any]] = {}
     for shipment in shipments.values():
         pair = (shipment["from_org_id"], shipment["destination_party_id"])
-        edge = edges.setdefault(pair, {"shipments": 0, "quantity": 0, "in_transit": 0})
+        edge = edges.get(pair)
+        if edge is None:
+            edge = {"from": pair[0], "to": pair[1], "shipments": 0, "quantity": 0}
+            edge["in_transit"] = 0
+            edges[pair] = edge
+        quantity = int(shipment["quantity"])
         edge["shipments"] += 1
-        edge["quantity"] += int(shipment["quantity"])
+        edge["quantity"] += quantity
         if shipment["status"] == "in_transit":
-            edge["in_transit"] += int(shipment["quantity"])
-    depth = _depths(set(accounts), set(edges))
-    held: dict[uuid.UUID, Counter[uuid.UUID]] = defaultdict(Counter)
+            edge["in_transit"] += quantity
+    depth = _depths(accounts, edges)
+    held: dict[str, Counter[str]] = defaultdict(Counter)
     for balance in stock:
         held[balance["possessor_id"]][balance["warehouse_id"]] += balance["quantity"]
     nodes = []
-    for party, account in sorted(accounts.items(), key=lambda kv: (depth[kv[0]], str(kv[0]))):
-        detailed = viewer.sees_hop([party])
+    for party in sorted(accounts, key=lambda p: (depth[p], p)):
+        account = accounts[party]
+        detailed = viewer.sees_hop((party,))
         nodes.append(
             {
-                "id": str(party),
+                "id": party,
                 "party": names.party(party),
                 "depth": depth[party],
                 "received": account.received,
@@ -783,60 +827,72 @@ def _graph(
                 "balanced": account.on_hand == account.expected_on_hand,
                 "warehouses": [
                     {**(names.warehouse(w, True) or {}), "on_hand": n}
-                    for w, n in sorted(held[party].items(), key=lambda kv: str(kv[0]))
+                    for w, n in sorted(held[party].items())
                 ]
-                if detailed
+                if detailed and party in held
                 else [],
             }
         )
     return {
         "nodes": nodes,
-        "edges": [
-            {"from": str(a), "to": str(b), **values}
-            for (a, b), values in sorted(
-                edges.items(), key=lambda kv: (str(kv[0][0]), str(kv[0][1]))
-            )
-        ],
+        "edges": [edges[pair] for pair in sorted(edges)],
     }
 
 
-def _depths(
-    parties: set[uuid.UUID], edges: set[tuple[uuid.UUID, uuid.UUID]]
-) -> dict[uuid.UUID, int]:
-    """Column of each holder in the drawn graph: hops from the nearest origin (no inflow)."""
-    inflow = {b for _, b in edges}
-    frontier = {p for p in parties if p not in inflow} or set(list(parties)[:1])
+def _depths(parties: Iterable[str], edges: Iterable[tuple[str, str]]) -> dict[str, int]:
+    """Column of each holder in the drawn graph: hops from the nearest origin (no inflow).
+
+    One breadth-first walk from every origin at once: each holder and each edge is visited
+    once. Holders on a cycle with no origin upstream (or a graph of cycles only, whose first
+    holder then stands for the origin) are drawn in the first column.
+    """
+    holders = list(parties)
+    downstream: dict[str, list[str]] = defaultdict(list)
+    inflow: set[str] = set()
+    for a, b in edges:
+        downstream[a].append(b)
+        inflow.add(b)
+    frontier = [p for p in holders if p not in inflow] or holders[:1]
     depth = dict.fromkeys(frontier, 0)
     level = 0
     while frontier:
         level += 1
-        frontier = {b for a, b in edges if a in frontier and b not in depth}
-        depth.update(dict.fromkeys(frontier, level))
-    return {p: depth.get(p, 0) for p in parties}
+        reached = []
+        for a in frontier:
+            for b in downstream.get(a, ()):
+                if b not in depth:
+                    depth[b] = level
+                    reached.append(b)
+        frontier = reached
+    return {p: depth.get(p, 0) for p in holders}
 
 
 def _directions(
-    viewer: _Viewer, shipments: Mapping[uuid.UUID, Mapping[str, Any]]
-) -> tuple[set[uuid.UUID] | None, set[uuid.UUID] | None]:
+    viewer: _Viewer, shipments: Mapping[str, Mapping[str, Any]]
+) -> tuple[set[str] | None, set[str] | None]:
     """Holders upstream (backward) and downstream (forward) of the caller's organisation."""
     pairs = {(s["from_org_id"], s["destination_party_id"]) for s in shipments.values()}
     involved = {p for pair in pairs for p in pair}
-    if viewer.org_id not in involved:
+    org = str(viewer.org_id)
+    if org not in involved:
         return None, None
-    return _reach(viewer.org_id, {(b, a) for a, b in pairs}), _reach(viewer.org_id, pairs)
+    return _reach(org, {(b, a) for a, b in pairs}), _reach(org, pairs)
 
 
-def _reach(start: uuid.UUID, pairs: set[tuple[uuid.UUID, uuid.UUID]]) -> set[uuid.UUID]:
-    found: set[uuid.UUID] = set()
-    frontier = {start}
+def _reach(start: str, pairs: set[tuple[str, str]]) -> set[str]:
+    onward: dict[str, list[str]] = defaultdict(list)
+    for a, b in pairs:
+        onward[a].append(b)
+    found: set[str] = set()
+    frontier = [start]
     while frontier:
-        frontier = {b for a, b in pairs if a in frontier} - found - {start}
-        found |= frontier
+        frontier = [b for a in frontier for b in onward.get(a, ()) if b not in found and b != start]
+        found.update(frontier)
     return found
 
 
 def _totals(
-    accounts: Mapping[uuid.UUID, _Party], shipments: Mapping[uuid.UUID, Mapping[str, Any]]
+    accounts: Mapping[str, _Party], shipments: Mapping[str, Mapping[str, Any]]
 ) -> dict[str, int]:
     values = list(accounts.values())
     return {
