@@ -225,6 +225,20 @@ def test_hospital_issue_use_on_a_patient_and_return_unused(world: World) -> None
     }
 
 
+def test_a_container_of_implants_used_on_a_patient_needs_the_patient(world: World) -> None:
+    sscc = "106141411234567897"
+    world.receive_stock("H", "W-H", [stent("S1"), stent("S2")], owner="H")
+    pack = {"event_type": EventType.AGGREGATION, "parent_sscc": sscc, "action": Action.ADD}
+    world.ok(B.PACKING, "H", [stent("S1"), stent("S2")], **pack)
+    world.ok(B.STOCKING, "H", [NewItem(sscc=sscc)], at="W-H/DEPT")
+    refusal = world.refused(B.DISPENSING, "H", [NewItem(sscc=sscc)])
+    assert refusal.code == "movement.patient_required"
+    assert f"implantable DI {STENT} in container {sscc}" in refusal.detail
+    patient = {"patient_ref": "p-7f3a", "encounter_ref": "e-2026-1"}
+    world.ok(B.DISPENSING, "H", [NewItem(sscc=sscc)], **patient)
+    assert world.unit("S1")["status"] == "dispensed"
+
+
 def test_packing_moves_units_with_their_container_and_unpacking_frees_them(world: World) -> None:
     sscc = "106141411234567897"
     world.receive_stock("P", "W-P", [stent("S1"), stent("S2")], owner="X")

@@ -718,16 +718,30 @@ class _Batch:
             self._check_item(index, item, seen)
 
     def _check_patient(self, c: _Context) -> None:
+        if c.event.patient_ref and c.event.encounter_ref:
+            return
         for index, item in enumerate(c.event.items):
-            device = self.devices.get(item.di or "")
-            implantable = device is not None and device.record.implantable
-            if implantable and not (c.event.patient_ref and c.event.encounter_ref):
-                raise _refused(
-                    "movement.patient_required",
-                    f"Expected patient_ref and encounter_ref for implantable DI {item.di}, "
-                    "got none.",
-                    f"items[{index}]",
-                )
+            # A whole container used on a patient names only its SSCC: look at what is inside.
+            inside = [item.di] if item.di else [di for di, _ in self._box_units(c, item.sscc or "")]
+            for di in inside:
+                device = self._device(di)
+                if device is not None and device.record.implantable:
+                    where = f" in container {item.sscc}" if item.sscc else ""
+                    raise _refused(
+                        "movement.patient_required",
+                        f"Expected patient_ref and encounter_ref for implantable DI {di}{where}, "
+                        "got none.",
+                        f"items[{index}]",
+                    )
+
+    def _device(self, di: str | None) -> StoredDevice | None:
+        """The catalogue entry of ``di``, read now if the batch's items did not name it (a
+        unit inside a container)."""
+        if not di:
+            return None
+        if di not in self.devices:
+            self.devices.update(device_rows.find_many_by_di(self.session, [di]))
+        return self.devices.get(di)
 
     def _check_item(
         self, index: int, item: NewItem, seen: set[tuple[str | None, str | None, str | None]]
