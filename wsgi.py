@@ -5,6 +5,7 @@ Run with ``flask --app wsgi run`` or ``gunicorn 'wsgi:create_app()'``.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -101,3 +102,8 @@ def _defaults(instance_path: str) -> dict[str, Any]:
 
 
 app = create_app()
+
+# The modules and the app now loaded live as long as the process: move them out of the cycle
+# collector's way, so a full collection (triggered by a big response, such as a lot trace of
+# 1,300 shipments) no longer walks ~190,000 long-lived objects (docs/trace.md: p95 120 -> 73 ms).
+gc.freeze()
