@@ -52,6 +52,15 @@ class _Lane:
         self.queue: list[_Waiting] = []
 
 
+def _for_follower(error: BaseException) -> BaseException:
+    """The error a waiting request raises for its failed round: the same database or conflict
+    error; an interruption of the leading thread (SystemExit, a worker's timeout) stays the
+    leader's, and the others report that their round was cut short."""
+    if isinstance(error, Exception):
+        return error
+    return RuntimeError(f"Expected the combined ingest to finish, got {type(error).__name__}.")
+
+
 class Combiner:
     """Combines the single scans of concurrent requests in this process (one per app)."""
 
@@ -100,7 +109,7 @@ class Combiner:
                 answers = run([waiting.send for waiting in group])
             except BaseException as error:  # every request of the round gets the failure
                 for waiting in group:
-                    waiting.error = error
+                    waiting.error = error if waiting is me else _for_follower(error)
             else:
                 for waiting, answer in zip(group, answers, strict=True):
                     waiting.answer = answer

@@ -28,6 +28,7 @@ class Recent(Generic[K, V]):
         self._size = size
         self._items: dict[K, tuple[float, V]] = {}
         self._lock = threading.Lock()
+        self._forgot_at = float("-inf")
 
     def get(self, key: K) -> V | None:
         """The value stored under ``key`` less than ``seconds`` ago, else None."""
@@ -40,11 +41,23 @@ class Recent(Generic[K, V]):
             return None
         return value
 
-    def put(self, key: K, value: V) -> None:
-        """Remember ``value`` (nothing, when turned off); the oldest entry goes when full."""
+    @staticmethod
+    def now() -> float:
+        """The clock :meth:`put` compares ``read_at`` with: take it before reading a value."""
+        return time.monotonic()
+
+    def put(self, key: K, value: V, read_at: float | None = None) -> None:
+        """Remember ``value`` (nothing, when turned off); the oldest entry goes when full.
+
+        ``read_at`` (:meth:`now` before the value was read): a value read before the latest
+        :meth:`forget` is not remembered — it may be the very value that was forgotten, read
+        by a request that raced the revocation.
+        """
         if self.seconds == 0:
             return
         with self._lock:
+            if read_at is not None and read_at <= self._forgot_at:
+                return
             if key not in self._items and len(self._items) >= self._size:
                 self._items.pop(next(iter(self._items)))
             self._items[key] = (time.monotonic(), value)
@@ -52,6 +65,7 @@ class Recent(Generic[K, V]):
     def forget(self, matches: Callable[[V], bool]) -> None:
         """Drop every value ``matches`` selects (a revoked token, a changed device)."""
         with self._lock:
+            self._forgot_at = time.monotonic()
             items = list(self._items.items())  # one C call: safe while get() pops meanwhile
             for key, (_, value) in items:
                 if matches(value):

@@ -121,6 +121,7 @@ def authenticate(
     """
     now = now or datetime.now(UTC)
     digest = hash_token(secret)
+    read_at = Recent.now()
     remembered = recent.get(digest) if recent is not None else None
     if remembered is not None:
         _check_expiry(remembered.expires_at, now)
@@ -150,7 +151,7 @@ def authenticate(
         expires_at=expires_at,
     )
     if recent is not None:
-        recent.put(digest, principal)
+        recent.put(digest, principal, read_at)
     return principal
 
 

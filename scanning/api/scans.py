@@ -351,8 +351,9 @@ def requesting_device() -> devices.Scanner:
     recent = recent_devices()
     found = recent.get(principal.token_id)
     if found is None:
+        read_at = recent.now()
         found = devices.require_device(db.session, principal)
-        recent.put(principal.token_id, found)
+        recent.put(principal.token_id, found, read_at)
     return found
 
 

@@ -79,7 +79,12 @@ from warehouse.services import (
     write_transaction,
 )
 from warehouse.services.access import SYSTEM, is_admin, regulator_prefix
-from warehouse.services.custody import MISSING, master_data_generation, remembered_facts
+from warehouse.services.custody import (
+    MISSING,
+    load_facts,
+    master_data_generation,
+    remembered_facts,
+)
 from warehouse.services.errors import Conflict, FieldError, NotFound, ValidationFailed
 
 MAX_BATCH = 1000
@@ -452,7 +457,9 @@ class _Batch:
         self.out: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.known: dict[uuid.UUID, tuple[uuid.UUID, str]] = {}
         self.referable: dict[uuid.UUID, tuple[uuid.UUID, bool, uuid.UUID | None]] = {}
-        self.generation: str | None = None
+        self.generation = ""
+        """The master-data generation, read first in :meth:`_load` (custody facts are reused
+        while it stays the same: warehouse/services/custody.py)."""
 
     # -- the run --
 
@@ -505,6 +512,11 @@ class _Batch:
 
     def _load(self, events: list[NewEvent]) -> None:
         s = self.session
+        # Before any master data is read: facts remembered under this generation are then at
+        # least as new as it (read after, a change committed in between would be remembered
+        # under the new value while built from what was read before it).
+        if any(_checks_custody(e.biz_step) for e in events):
+            self.generation = master_data_generation(s)
         location_ids = {e.location_id for e in events} | {e.read_point_id for e in events}
         self.locations = rows.locations(s, {i for i in location_ids if i})
         parties = {
@@ -832,7 +844,10 @@ class _Batch:
         try:
             device = self.devices.get(di) if di in self.devices else MISSING
             scope = (self.principal.organisation_id, is_admin(self.principal))
-            facts = remembered_facts(self.session, request, device, self._generation(), scope)
+            if self.generation:
+                facts = remembered_facts(self.session, request, device, self.generation, scope)
+            else:  # not foreseen by _checks_custody: correct, just not remembered
+                facts = load_facts(self.session, request, device)
             decision = check_custody(request, facts)
         except UnknownFactError as error:
             return _unknown("items", error.kind, error.key)
@@ -845,13 +860,6 @@ class _Batch:
             "refused by every rule.",
             [FieldError("location_id", r.code, r.message) for r in decision.reasons],
         )
-
-    def _generation(self) -> str:
-        """The master-data generation, read once per batch (custody facts are reused while it
-        stays the same: warehouse/services/custody.py)."""
-        if self.generation is None:
-            self.generation = master_data_generation(self.session)
-        return self.generation
 
     def _name(self, org_id: uuid.UUID) -> str:
         org = self.organisations.get(str(org_id))
@@ -1592,6 +1600,11 @@ class _Batch:
         rows.insert_rows(s, tables.recall_holds, self._recall_hold_rows())
         # Sealed last: the audit chain's head stays locked only from here to the commit.
         audit.seal_batch(s, self.batch_id, self.out["events"], self.out["event_items"])
+
+
+def _checks_custody(step: BizStep) -> bool:
+    """Whether an event of ``step`` may ask the custody rules (see :meth:`_Batch._custody`)."""
+    return step is BizStep.RECEIVING or step in _MOVES_WITHIN or TRANSITIONS[step].takes_possession
 
 
 def _recall_hold_rows_of(

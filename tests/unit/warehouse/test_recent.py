@@ -41,3 +41,14 @@ def test_when_full_the_oldest_entry_goes() -> None:
 def test_negative_seconds_are_refused() -> None:
     with pytest.raises(ValueError, match="Expected seconds >= 0, got -1"):
         Recent[str, int](-1)
+
+
+def test_a_value_read_before_a_forget_is_not_remembered() -> None:
+    """A request that read a token just before it was revoked must not store it back."""
+    recent = Recent[str, int](60)
+    read_at = recent.now()
+    recent.forget(lambda value: value == 1)  # the revocation, while the request was reading
+    recent.put("token", 1, read_at)
+    assert recent.get("token") is None
+    recent.put("token", 1, recent.now())  # read afresh after the forget: remembered
+    assert recent.get("token") == 1
