@@ -85,3 +85,21 @@ def test_scanners_racing_for_one_serialised_unit(own_app: Flask) -> None:
     }
     assert world.unit("ONLY")["status"] == "picked"
     assert world.unit("ONLY")["version"] == 3
+
+
+def test_handhelds_receiving_one_lot_at_once_each_count_once(own_app: Flask) -> None:
+    """Receipts only add stock, so their balances are read without a lock (they overlap
+    instead of queueing): every receipt must still be counted exactly once."""
+    world = _world(own_app)
+    n = THREADS[own_app.extensions["udi_db"].engine.dialect.name]
+    receipts = [
+        world.event(B.RECEIVING, "P", [gauze(index + 1, lot="RACE")], at="W-P/Q", owner="X")
+        for index in range(n)
+    ]
+    results = _race(own_app, receipts)
+    assert [r.status for r in results] == ["accepted"] * n
+    rows = world.session.execute(
+        select(tables.stock.c.status, tables.stock.c.quantity).where(tables.stock.c.lot == "RACE")
+    ).all()
+    world.session.close()  # return the connection before the race database is dropped
+    assert dict(rows) == {"pending_acceptance": n * (n + 1) // 2}

@@ -228,11 +228,14 @@ _STOCK_BY_LOT = (
 _STOCK_BY_LOT_LOCKED = _STOCK_BY_LOT.with_for_update()
 
 
-def stock_by_lot(session: Session, keys: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
-    """Stock rows of these (DI, lot) pairs, locked for the transaction on PostgreSQL."""
+def stock_by_lot(
+    session: Session, keys: Iterable[tuple[str, str]], *, lock: bool = True
+) -> list[dict[str, Any]]:
+    """Stock rows of these (DI, lot) pairs, locked for the transaction on PostgreSQL unless
+    ``lock`` is False (a batch that only adds stock: its increments cannot fail)."""
     wanted = set(keys)
     rows: list[dict[str, Any]] = []
-    query = _locked(session, _STOCK_BY_LOT, _STOCK_BY_LOT_LOCKED)
+    query = _locked(session, _STOCK_BY_LOT, _STOCK_BY_LOT_LOCKED) if lock else _STOCK_BY_LOT
     for chunk in _chunks(sorted(wanted)):
         params = {"dis": sorted({di for di, _ in chunk}), "lots": sorted({lot for _, lot in chunk})}
         rows += [r for r in _dicts(session, query, params) if (r["di"], r["lot"]) in wanted]

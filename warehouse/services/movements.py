@@ -333,10 +333,7 @@ def record_as(
     while True:
         try:
             with write_transaction(session):
-                result = _Batch(session, batch, look_up=look_up).run()
-                if then is not None:
-                    then(result)
-                return result
+                return _Batch(session, batch, look_up=look_up).run(then)
         except _Replayed:
             look_up = True
             continue
@@ -463,7 +460,7 @@ class _Batch:
 
     # -- the run --
 
-    def run(self) -> BatchResult:
+    def run(self, then: Callable[[BatchResult], None] | None = None) -> BatchResult:
         new = [e for e in self.events if isinstance(e, NewEvent)]
         if self.look_up:
             self.known = rows.existing_events(self.session, [e.event_id for e in new])
@@ -483,8 +480,12 @@ class _Batch:
             ]
             if refused and rows.existing_events(self.session, refused):
                 raise _Replayed()
-        self._flush()
-        return BatchResult(str(self.batch_id), tuple(results))
+        result = BatchResult(str(self.batch_id), tuple(results))
+        self._write_rows()
+        if then is not None:  # before the balances and the seal, whose row locks come last
+            then(result)
+        self._write_balances_and_seal()
+        return result
 
     def _one(self, index: int, event: NewEvent) -> EventResult:
         digest = event_hash(event)
@@ -570,7 +571,7 @@ class _Batch:
         lots = {(i.di, i.lot or "") for e in events for i in e.items if i.di}
         lots |= {(u["di"], u["lot"]) for u in self.units.values()}
         lots |= {(i["di"], i["lot"]) for _, items in self.shipments.values() for i in items}
-        for row in rows.stock_by_lot(s, lots):
+        for row in rows.stock_by_lot(s, lots, lock=not _only_adds(events)):
             key = _stock_key(row)
             self.stock[key] = _Balance(
                 row["warehouse_id"], row["expiry"], row["quantity"], row["quantity"], row["id"]
@@ -1552,7 +1553,8 @@ class _Batch:
     def _recall_hold_rows(self) -> list[dict[str, Any]]:
         return _recall_hold_rows_of(self.out["recall_holds"], self.batch_id, self.now)
 
-    def _flush(self) -> None:
+    def _write_rows(self) -> None:
+        """Insert and update the batch's own rows (events, items, units, containers…)."""
         s = self.session
         rows.insert_rows(s, tables.shipments, self.out["shipments"])
         rows.insert_events(s, self.out["events"])
@@ -1566,6 +1568,18 @@ class _Batch:
         rows.insert_rows(s, tables.units, new_units)
         if rows.update_units(s, changed_units, self.stored_units) != len(changed_units):
             raise _Retry()
+        for sscc in sorted(self.dirty_boxes):
+            rows.upsert_container(s, self.boxes[sscc], sscc in self.box_existed)
+        for shipment_id, event_id in self.received:
+            if not rows.mark_received(s, shipment_id, event_id):
+                raise _Retry()
+        rows.insert_rows(s, tables.discrepancies, self.out["discrepancies"])
+        rows.insert_rows(s, tables.recall_holds, self._recall_hold_rows())
+
+    def _write_balances_and_seal(self) -> None:
+        """Balances other batches may change too, and the chain's head, come last: their row
+        locks are held from here to the commit only."""
+        s = self.session
         additions, changes = [], []
         for key, balance in sorted(self.stock.items(), key=lambda kv: _order(kv[0])):
             delta = balance.quantity - balance.stored
@@ -1591,13 +1605,6 @@ class _Batch:
         if not rows.change_stock(s, changes, self.now):
             raise _Retry()
         rows.add_stock(s, additions)
-        for sscc in sorted(self.dirty_boxes):
-            rows.upsert_container(s, self.boxes[sscc], sscc in self.box_existed)
-        for shipment_id, event_id in self.received:
-            if not rows.mark_received(s, shipment_id, event_id):
-                raise _Retry()
-        rows.insert_rows(s, tables.discrepancies, self.out["discrepancies"])
-        rows.insert_rows(s, tables.recall_holds, self._recall_hold_rows())
         # Sealed last: the audit chain's head stays locked only from here to the commit.
         audit.seal_batch(s, self.batch_id, self.out["events"], self.out["event_items"])
 
@@ -1605,6 +1612,18 @@ class _Batch:
 def _checks_custody(step: BizStep) -> bool:
     """Whether an event of ``step`` may ask the custody rules (see :meth:`_Batch._custody`)."""
     return step is BizStep.RECEIVING or step in _MOVES_WITHIN or TRANSITIONS[step].takes_possession
+
+
+def _only_adds(events: Sequence[NewEvent]) -> bool:
+    """Whether every event is a receipt of loose goods (no shipment, no container): such a
+    batch only adds stock, so its balances need no lock when read (an increment cannot fail),
+    and concurrent receipts of one lot overlap instead of queueing for the whole transaction."""
+    return all(
+        e.biz_step is BizStep.RECEIVING
+        and e.shipment_id is None
+        and all(item.sscc is None for item in e.items)
+        for e in events
+    )
 
 
 def _recall_hold_rows_of(
