@@ -389,6 +389,32 @@ def test_example_9_6_1_receiving_is_applied_with_its_places_as_their_sglns(
     assert (line["quantity"], line["status"]) == (1, "pending_acceptance")
 
 
+def test_a_document_commits_its_applied_and_recorded_events_together_or_not_at_all(
+    client: FlaskClient,
+    world: World,
+    aliases: dict[str, str],
+    e_token: Headers,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """9.6.1: the receiving is applied, the shipping recorded as sent. If storing the recorded
+    one fails, the applied one must not stay committed on its own: the client's retry of the
+    whole document then applies and records both, once."""
+    sent = example("Example_9.6.1-ObjectEvent.jsonld", VENDORED)
+    real = service._write_recorded
+
+    def power_cut(*_args: Any) -> Any:
+        raise RuntimeError("power cut")
+
+    monkeypatch.setattr(service, "_write_recorded", power_cut)
+    failed = client.post(CAPTURE, json=sent, headers=e_token)
+    assert failed.status_code == 500
+    assert exported_events(query(client, e_token)) == []
+    monkeypatch.setattr(service, "_write_recorded", real)
+    shipping, receiving = capture(client, sent, e_token)["results"]
+    assert (shipping["status"], receiving["status"]) == ("recorded", "accepted")
+    assert len(exported_events(query(client, e_token))) == 2
+
+
 @pytest.mark.parametrize("source", [VENDORED, SHARED], ids=["vendored", "shared"])
 def test_example_9_6_2_is_recorded_in_kilograms_and_applied_in_pieces(
     client: FlaskClient,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import json
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +28,6 @@ import jsonschema_rs
 from jsonschema import Draft7Validator, FormatChecker
 from jsonschema.exceptions import ValidationError, best_match
 from sqlalchemy import ColumnElement, and_, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from warehouse import tables
@@ -46,7 +45,7 @@ from warehouse.repository.pages import (
     decode_cursor,
     encode_cursor,
 )
-from warehouse.services import movements, read_transaction, write_transaction
+from warehouse.services import movements, read_transaction
 from warehouse.services.access import is_admin, regulator_prefix
 from warehouse.services.errors import FieldError, NotFound, ValidationFailed
 from warehouse.services.movements import Document, EventFilter, EventRefused, NewEvent
@@ -279,9 +278,19 @@ def capture(
         message = f"Expected at most {movements.MAX_BATCH} events, got {len(raw_events)}."
         raise ValidationFailed("document", [FieldError(base, "request.batch_too_large", message)])
     read = _read(base, raw_events)
-    outcomes, batch_id = _apply(session, principal, base, read, aliases)
     context = document.get("@context")
-    outcomes.update(_record_as_sent(session, principal, read.kept, context, aliases, batch_id))
+    recorded: dict[int, CaptureOutcome] = {}
+
+    def record_as_sent(result: movements.BatchResult) -> None:
+        # In the movements' transaction (run again if it is retried): a document's applied
+        # and recorded events commit together or not at all.
+        recorded.clear()
+        recorded.update(
+            _write_recorded(session, principal, read.kept, context, aliases, result.batch_id)
+        )
+
+    outcomes, batch_id = _apply(session, principal, base, read, aliases, record_as_sent)
+    outcomes.update(recorded)
     return CaptureResult(batch_id, tuple(outcomes[i] for i in range(len(raw_events))))
 
 
@@ -321,9 +330,15 @@ def _read(base: str, raw_events: Sequence[Any]) -> _Read:
 
 
 def _apply(
-    session: Session, principal: Principal, base: str, read: _Read, aliases: Aliases
+    session: Session,
+    principal: Principal,
+    base: str,
+    read: _Read,
+    aliases: Aliases,
+    then: Callable[[movements.BatchResult], None],
 ) -> tuple[dict[int, CaptureOutcome], str]:
-    """Map, resolve and record the events our movements apply; outcomes by document index."""
+    """Map, resolve and record the events our movements apply, and ``then`` the rest in the
+    same transaction; outcomes by document index."""
     corrected = {
         target: event.declares_event_id
         for event in read.parsed
@@ -342,7 +357,8 @@ def _apply(
     ]
     stored = _stored_alike(session, principal, events, aliases)
     fresh = [index for index in range(len(events)) if index not in stored]
-    result = movements.record(session, principal, [events[i] for i in fresh])
+    batch = [(principal, events[i]) for i in fresh]
+    result = movements.record_as(session, batch, then=then)
     outcomes = {}
     for index, server_id in stored.items():
         at = read.applied[index]
@@ -383,28 +399,6 @@ def _recorded_before(
     return {i for i, e in enumerate(events) if isinstance(e, NewEvent) and e.event_id in taken}
 
 
-def _record_as_sent(
-    session: Session,
-    principal: Principal,
-    kept: Sequence[tuple[int, RecordedEvent]],
-    context: Any,
-    aliases: Aliases,
-    batch_id: str,
-) -> dict[int, CaptureOutcome]:
-    """Store the events our movements cannot apply, verbatim, in one write transaction.
-
-    Same eventID and content as a stored one: ``duplicate`` with the first answer. Same
-    eventID, other content, or an eventID one of our movement events has: ``event.id_reused``.
-    A concurrent capture of the same event fails the unique index; the re-run answers it.
-    """
-    if not kept:
-        return {}
-    try:
-        return _write_recorded(session, principal, kept, context, aliases, batch_id)
-    except IntegrityError:
-        return _write_recorded(session, principal, kept, context, aliases, batch_id)
-
-
 def _write_recorded(
     session: Session,
     principal: Principal,
@@ -413,39 +407,45 @@ def _write_recorded(
     aliases: Aliases,
     batch_id: str,
 ) -> dict[int, CaptureOutcome]:
+    """Store the events our movements cannot apply, verbatim, in the caller's transaction.
+
+    Same eventID and content as a stored one: ``duplicate`` with the first answer. Same
+    eventID, other content, or an eventID one of our movement events has: ``event.id_reused``.
+    A concurrent capture of the same event fails the unique index, and the movements' retry
+    runs this again, which then answers it.
+    """
     org = principal.organisation_id
     outcomes: dict[int, CaptureOutcome] = {}
-    with write_transaction(session):
-        prior, applied = _recorded_or_applied(session, org, {e.event_id for _, e in kept})
-        places = _places(session, aliases, [event for _, event in kept])
-        received = datetime.now(UTC)
-        rows: list[dict[str, Any]] = []
-        items: list[dict[str, Any]] = []
-        for index, event in kept:
-            before = prior.get(event.event_id)
-            if event.event_id in applied or (
-                before is not None and before.content_hash != event.content_hash
-            ):
-                refused = _id_reused(event.event_id, f"{event.pointer}/eventID")
-                outcomes[index] = CaptureOutcome(
-                    index, event.epcis_event_id, "rejected", None, refused
-                )
-            elif before is not None:
-                outcomes[index] = CaptureOutcome(
-                    index, event.epcis_event_id, "duplicate", str(before.id), None, before.reason
-                )
-            else:
-                row = _recorded_row(org, event, context, places, received, batch_id)
-                rows.append(row)
-                items += [_recorded_item(row["id"], key) for key in event.keys]
-                prior[event.event_id] = _Prior(row["id"], event.content_hash, event.reason)
-                outcomes[index] = CaptureOutcome(
-                    index, event.epcis_event_id, "recorded", str(row["id"]), None, event.reason
-                )
-        if rows:
-            session.execute(REC.insert(), rows)
-        if items:
-            session.execute(REC_ITEMS.insert(), items)
+    if not kept:
+        return outcomes
+    prior, applied = _recorded_or_applied(session, org, {e.event_id for _, e in kept})
+    places = _places(session, aliases, [event for _, event in kept])
+    received = datetime.now(UTC)
+    rows: list[dict[str, Any]] = []
+    items: list[dict[str, Any]] = []
+    for index, event in kept:
+        before = prior.get(event.event_id)
+        if event.event_id in applied or (
+            before is not None and before.content_hash != event.content_hash
+        ):
+            refused = _id_reused(event.event_id, f"{event.pointer}/eventID")
+            outcomes[index] = CaptureOutcome(index, event.epcis_event_id, "rejected", None, refused)
+        elif before is not None:
+            outcomes[index] = CaptureOutcome(
+                index, event.epcis_event_id, "duplicate", str(before.id), None, before.reason
+            )
+        else:
+            row = _recorded_row(org, event, context, places, received, batch_id)
+            rows.append(row)
+            items += [_recorded_item(row["id"], key) for key in event.keys]
+            prior[event.event_id] = _Prior(row["id"], event.content_hash, event.reason)
+            outcomes[index] = CaptureOutcome(
+                index, event.epcis_event_id, "recorded", str(row["id"]), None, event.reason
+            )
+    if rows:
+        session.execute(REC.insert(), rows)
+    if items:
+        session.execute(REC_ITEMS.insert(), items)
     return outcomes
 
 
