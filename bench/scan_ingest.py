@@ -194,7 +194,7 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=32)
     args = parser.parse_args()
     port = 19000 + os.getpid() % 1000
     parse_rate = parse_only()
