@@ -134,7 +134,7 @@ def admin_token(demo_output: str) -> str:
 
 @dataclass
 class Server:
-    """gunicorn serving ``wsgi:app`` with ``workers`` sync workers."""
+    """gunicorn serving ``wsgi:app``."""
 
     process: subprocess.Popen[bytes]
     port: int
@@ -153,11 +153,16 @@ class Server:
 
 
 @contextmanager
-def gunicorn(url: str, workers: int = 2, timeout: int = 60) -> Iterator[Server]:
+def gunicorn(
+    url: str, workers: int = 2, timeout: int = 60, threads: int | None = None
+) -> Iterator[Server]:
+    """gunicorn with ``workers`` sync workers, or gthread workers of ``threads`` threads."""
     port = free_port()
     env = os.environ | {"DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
+    threaded = ["--worker-class", "gthread", "--threads", str(threads)] if threads else []
     command = [
         str(VENV_BIN / "gunicorn"),
+        *threaded,
         "--workers",
         str(workers),
         "--bind",

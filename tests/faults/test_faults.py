@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 import time
 import uuid
@@ -232,3 +234,70 @@ def test_clients_get_503_while_postgres_is_down_and_nothing_is_lost_or_doubled(
     every_id = [event_id for c in clients for event_id in c.event_ids]
     assert len(every_id) == 6 * 25
     assert stored(stack, every_id) == len(every_id)
+
+
+def _demo_handheld(stack: Stack) -> tuple[str, dict[str, Any]]:
+    """A new demo handheld (each ``flask demo load`` registers one): its token and the body of
+    the receipt scan the demo prints for it."""
+    output = flask(stack.cluster.url, "demo", "load")
+    token = re.search(r"^scanner device token: (\S+)", output, re.MULTILINE)
+    body = re.search(r"-d '(\{.*\})'", output)
+    assert token is not None, output
+    assert body is not None, output
+    return token.group(1), json.loads(body.group(1))
+
+
+def _scan_of(template: dict[str, Any], serial: str) -> dict[str, Any]:
+    """The demo's receipt scan for another serial: AI 21 ends the demo label, after the group
+    separator the demo handheld types as '|'."""
+    label = template["scan"].rsplit("|21", 1)[0] + "|21" + serial
+    return {**template, "scan_id": str(uuid.uuid4()), "scan": label}
+
+
+def test_single_scans_sent_together_to_threaded_workers_are_each_answered_once(
+    stack: Stack,
+) -> None:
+    """Group commit in the real server: 2 gthread workers, 24 clients sending single scans of two
+    handhelds at once, a few scan ids sent twice concurrently. Every request gets its own answer,
+    and the database holds one event and one scan row per scan id."""
+    (first, template), (second, _) = _demo_handheld(stack), _demo_handheld(stack)
+    posts = [(_scan_of(template, f"GC{n:04d}"), first if n % 2 else second) for n in range(144)]
+    posts += [(dict(body), token) for body, token in posts[:6]]  # the same scans again, at once
+    replies: list[Reply | None] = [None] * len(posts)
+
+    def client(offset: int) -> None:
+        for index in range(offset, len(posts), 24):
+            body, token = posts[index]
+            replies[index] = call(server.base, "POST", "/api/v1/scans", token, body, 60)
+
+    with gunicorn(stack.cluster.url, workers=2, threads=8) as server:
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(24)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+
+    assert all(reply is not None for reply in replies)
+    by_scan: dict[str, list[Reply]] = {}
+    for (body, _), reply in zip(posts, replies, strict=True):
+        assert reply is not None
+        assert reply.status in (200, 201), reply.body
+        assert reply.body["scan_id"] == body["scan_id"]
+        by_scan.setdefault(body["scan_id"], []).append(reply)
+    assert len(by_scan) == 144
+    for answers in by_scan.values():
+        assert len({a.body["event_id"] for a in answers}) == 1
+        assert sorted(a.body["status"] for a in answers)[0] == "accepted"
+        assert [a.body["status"] for a in answers].count("accepted") == 1
+    with stack.engine.connect() as connection:
+        scans = connection.execute(
+            text("SELECT count(*) FROM scans WHERE scan_id = ANY(CAST(:ids AS uuid[]))"),
+            {"ids": list(by_scan)},
+        ).scalar_one()
+    event_ids = [answers[0].body["event_id"] for answers in by_scan.values()]
+    with stack.engine.connect() as connection:
+        events = connection.execute(
+            text("SELECT count(*) FROM events WHERE id = ANY(CAST(:ids AS uuid[]))"),
+            {"ids": event_ids},
+        ).scalar_one()
+    assert (scans, events) == (144, 144)
