@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import threading
 import uuid
+from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from tests.movements_world import World, build_world, gauze, stent
+from tests.movements_world import GAUZE, World, build_world, gauze, stent
 from warehouse import tables
 from warehouse.domain.movements import BizStep as B
-from warehouse.services import movements
+from warehouse.domain.recalls import RecallClass
+from warehouse.domain.roles import Principal, Role
+from warehouse.services import movements, recalls
 from warehouse.services.access import SYSTEM
 from warehouse.services.movements import EventResult, NewEvent
 
@@ -103,3 +107,53 @@ def test_handhelds_receiving_one_lot_at_once_each_count_once(own_app: Flask) -> 
     ).all()
     world.session.close()  # return the connection before the race database is dropped
     assert dict(rows) == {"pending_acceptance": n * (n + 1) // 2}
+
+
+@pytest.mark.parametrize("before", [5, 0], ids=["onto_a_balance", "a_new_balance"])
+def test_a_recall_ordered_while_a_receipt_is_in_flight_holds_the_received_goods_too(
+    own_app: Flask, before: int
+) -> None:
+    """The receipt read the recalls (none yet) at its start; the recall is ordered before the
+    receipt commits. Whichever commits first, no unit of the recalled lot may end up outside
+    the hold (warehouse/repository/recall_locks.py)."""
+    if own_app.extensions["udi_db"].engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one writer at a time: the two cannot interleave")
+    factory = own_app.extensions["udi_db"].session_factory
+    world = build_world(factory())
+    if before:
+        world.ok(B.RECEIVING, "P", [gauze(before, lot="RC")], at="W-P/Q", owner="X")
+    receipt = world.event(B.RECEIVING, "P", [gauze(3, lot="RC")], at="W-P/Q", owner="X")
+    maker = Principal(uuid.uuid4(), world["M"], frozenset({Role.ORG_MANAGER}), None)
+    ordered: dict[str, Any] = {}
+
+    def order_the_recall() -> None:
+        session = factory()
+        try:
+            new = recalls.NewRecall(GAUZE, "sterility", RecallClass.II, lots=("RC",))
+            ordered["recall"] = recalls.create(session, maker, new)
+        except BaseException as error:  # reported by the assertion below
+            ordered["recall"] = error
+        finally:
+            session.close()
+
+    recall = threading.Thread(target=order_the_recall)
+
+    def while_the_receipt_is_open(_result: Any) -> None:
+        if not recall.is_alive() and "recall" not in ordered:
+            recall.start()
+            recall.join(timeout=1)  # it may not finish before the receipt commits
+
+    session = factory()
+    outcome = movements.record_as(session, [(SYSTEM, receipt)], then=while_the_receipt_is_open)
+    session.close()
+    recall.join(timeout=60)
+    balances = world.session.execute(
+        select(tables.stock.c.status, tables.stock.c.quantity).where(
+            tables.stock.c.lot == "RC", tables.stock.c.quantity > 0
+        )
+    ).all()
+    world.session.close()
+    assert outcome.results[0].status == "accepted"
+    assert isinstance(ordered["recall"], dict), ordered["recall"]
+    assert ordered["recall"]["held_quantity"] == before + 3
+    assert dict(balances) == {"recalled": before + 3}

@@ -69,6 +69,7 @@ from warehouse.ids import new_id
 from warehouse.repository import devices as device_rows
 from warehouse.repository import movements as rows
 from warehouse.repository import organisations as org_rows
+from warehouse.repository import recall_locks
 from warehouse.repository.devices import StoredDevice
 from warehouse.repository.pages import Page, PageRequest
 from warehouse.services import (
@@ -544,7 +545,9 @@ class _Batch:
         received = {
             i.di for e in events if e.biz_step is BizStep.RECEIVING for i in e.items if i.di
         }
-        self.recalls = rows.recalls_of(s, received) if received else {}
+        if received:
+            recall_locks.lock_for_receipt(s, received)  # a recall ordered now waits for us
+            self.recalls = rows.recalls_of(s, received)
         refs = {r for e in events for r in (e.corrects_event_id, e.declares_event_id) if r}
         for client_id, (server_id, declared, actor) in rows.event_references(s, refs).items():
             self.referable[client_id] = (server_id, declared, actor)

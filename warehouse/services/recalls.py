@@ -45,6 +45,7 @@ from warehouse.domain.roles import Principal, Role
 from warehouse.ids import new_id
 from warehouse.repository import devices as device_rows
 from warehouse.repository import movements as rows
+from warehouse.repository import recall_locks
 from warehouse.repository.pages import Page, PageRequest, paginate
 from warehouse.services import CHINA_STANDARD_TIME, read_transaction, write_transaction
 from warehouse.services.access import is_admin, regulator_prefix
@@ -601,6 +602,7 @@ def create(session: Session, principal: Principal, new: NewRecall) -> dict[str, 
 def _order(session: Session, principal: Principal, new: NewRecall, scope: RecallScope) -> uuid.UUID:
     """The body of :func:`create`: check, measure the blast radius, store, hold."""
     _across_organisations(session)
+    recall_locks.lock_for_recall(session, scope.di)  # receipts in flight commit first
     device = device_rows.find_by_di(session, scope.di)
     if device is None:
         message = f"Expected a DI in the device catalogue, got {scope.di!r}."
@@ -648,6 +650,7 @@ def _sweep(session: Session, principal: Principal, recall_id: uuid.UUID) -> uuid
     recall = _visible_recall(session, principal, recall_id)
     _require_registrant(principal, recall["registrant_id"])
     scope = _stored_scope(recall)
+    recall_locks.lock_for_recall(session, scope.di)
     device = device_rows.find_by_di(session, scope.di)
     serialised = device is not None and device.record.label_pi.serial
     plan = _plan_hold(session, scope, serialised)
