@@ -23,17 +23,17 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from scanning import tables as scan_tables
 from warehouse import tables
+from warehouse.db import seeing_every_row
 from warehouse.domain.movements import IN_STOCK, BizStep
 from warehouse.domain.roles import Principal
 from warehouse.ids import new_id
@@ -329,7 +329,12 @@ def _units(
     by_di: dict[str, list[str]] = defaultdict(list)
     for di, serial in keys:
         by_di[di].append(serial)
-    with _across_organisations(session, bool(keys)):
+    if not keys:
+        return found
+    # Under RLS another organisation's unit is invisible, and a stray it holds would read as
+    # "never received" (its confirmation would try to receive a unit that exists). Only
+    # NOT_YOURS leaves the service for those (see _whereabouts), exactly as without RLS.
+    with seeing_every_row(session):
         for di, serials in sorted(by_di.items()):
             for start in range(0, len(serials), _CHUNK):
                 chunk = serials[start : start + _CHUNK]
@@ -343,33 +348,6 @@ def _units(
                 for unit in session.execute(query).mappings():
                     found[(unit["di"], unit["serial"])] = unit
     return found
-
-
-_BYPASS = "udi.rls_bypass"
-
-
-@contextmanager
-def _across_organisations(session: Session, needed: bool) -> Iterator[None]:
-    """Lift row-level security for the stray-serial lookup only, then restore the setting.
-
-    Under RLS (migration 0009, ``DATABASE_RLS_ROLE``) another organisation's unit is invisible,
-    so a stray it holds would read as "never received" and its confirmation would try to
-    receive a unit that exists. The lookup must see every unit of the scanned serials; what
-    leaves the service is only :data:`NOT_YOURS` for those (see :func:`_whereabouts`), exactly
-    as without RLS. The previous value comes back at once, so the counter's other reads stay
-    bound by the policies. Without RLS armed the setting is read by nobody.
-    """
-    if not needed or session.get_bind().dialect.name != "postgresql":
-        yield
-        return
-    before = session.execute(
-        text("SELECT coalesce(current_setting(:name, true), '')"), {"name": _BYPASS}
-    ).scalar_one()
-    session.execute(text("SELECT set_config(:name, 'on', true)"), {"name": _BYPASS})
-    yield  # an error aborts the transaction, and the setting (SET LOCAL) goes with it
-    session.execute(
-        text("SELECT set_config(:name, :value, true)"), {"name": _BYPASS, "value": before}
-    )
 
 
 _CHUNK = 500

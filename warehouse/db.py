@@ -12,11 +12,13 @@ get theirs from :data:`db.session`, which is removed when the app context ends.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, current_app, g, has_app_context, has_request_context
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from warehouse.domain.roles import Role
@@ -160,3 +162,30 @@ def _row_level_security_context(
     else:
         org, bypass = str(principal.organisation_id), "off"
     connection.exec_driver_sql(_SET_CONTEXT_AND_ROLE, (org, bypass, role))
+
+
+def see_every_row(session: Session) -> None:
+    """Lift row-level security for the rest of the session's transaction (PostgreSQL).
+
+    For services that read across organisations on purpose — traces, recalls, the audit
+    chain — and decide themselves what the caller may see. ``set_config(…, true)`` ends with
+    the transaction; without RLS armed the setting is read by nobody.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT set_config('udi.rls_bypass', 'on', true)"))
+
+
+@contextmanager
+def seeing_every_row(session: Session) -> Iterator[None]:
+    """:func:`see_every_row` for the block only: the previous setting comes back after it, so
+    the transaction's other reads stay bound by the policies (an error aborts the
+    transaction, and the setting goes with it)."""
+    if session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    before = session.execute(
+        text("SELECT coalesce(current_setting('udi.rls_bypass', true), '')")
+    ).scalar_one()
+    see_every_row(session)
+    yield
+    session.execute(text("SELECT set_config('udi.rls_bypass', :value, true)"), {"value": before})

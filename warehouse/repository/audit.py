@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select, text, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from warehouse import tables
@@ -21,16 +21,6 @@ CHAIN = "events"
 
 _CHUNK = 400
 """IN lists are split into chunks of this size (SQLite's variables limit)."""
-
-
-def see_every_row(session: Session) -> None:
-    """Lift row-level security for this transaction (PostgreSQL, migration 0009).
-
-    Verifying the chain must read every event of every organisation: a row hidden from the
-    caller would look deleted. Only ids and hashes leave the service, never event content.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT set_config('udi.rls_bypass', 'on', true)"))
 
 
 def lock_head(session: Session) -> tuple[int, str]:

@@ -32,6 +32,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from warehouse import tables
+from warehouse.db import see_every_row
 from warehouse.domain.movements import IN_STOCK, BizStep, Disposition, UnitStatus
 from warehouse.domain.recalls import (
     Category,
@@ -119,19 +120,6 @@ def _locking(session: Session, query: Any) -> Any:
 def _erroneous() -> Any:
     """Events declared erroneous (error declarations) count for nothing."""
     return select(EV.c.declared_event_id).where(EV.c.declared_event_id.is_not(None))
-
-
-def _across_organisations(session: Session) -> None:
-    """Let this transaction read and hold every organisation's goods of the recall.
-
-    A recall reaches every holder by design; the service authorises the caller itself (the
-    registrant orders; holders see only their own lines). With PostgreSQL row-level security
-    armed (migration 0009, ``DATABASE_RLS_ROLE``) the request's transaction would otherwise
-    see only the caller's own rows, so it takes the bypass for this transaction only
-    (``set_config(…, true)`` ends with it). Without RLS the setting is inert.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT set_config('udi.rls_bypass', 'on', true)"))
 
 
 # --- Blast radius ----------------------------------------------------------------------------
@@ -601,7 +589,9 @@ def create(session: Session, principal: Principal, new: NewRecall) -> dict[str, 
 
 def _order(session: Session, principal: Principal, new: NewRecall, scope: RecallScope) -> uuid.UUID:
     """The body of :func:`create`: check, measure the blast radius, store, hold."""
-    _across_organisations(session)
+    # A recall reaches every holder by design; the service authorises the caller itself (the
+    # registrant orders; holders see only their own lines).
+    see_every_row(session)
     recall_locks.lock_for_recall(session, scope.di)  # receipts in flight commit first
     device = device_rows.find_by_di(session, scope.di)
     if device is None:
@@ -646,7 +636,7 @@ def sweep(session: Session, principal: Principal, recall_id: uuid.UUID) -> dict[
 
 
 def _sweep(session: Session, principal: Principal, recall_id: uuid.UUID) -> uuid.UUID:
-    _across_organisations(session)
+    see_every_row(session)
     recall = _visible_recall(session, principal, recall_id)
     _require_registrant(principal, recall["registrant_id"])
     scope = _stored_scope(recall)
@@ -770,7 +760,7 @@ def get(session: Session, principal: Principal, recall_id: uuid.UUID) -> dict[st
     """
     with read_transaction(session):
         recall = _visible_recall(session, principal, recall_id)
-        _across_organisations(session)
+        see_every_row(session)
         holders = _progress(session, recall)
         radius = recall["blast_radius"]
         if not _View(principal).sees_all_of(session, recall):

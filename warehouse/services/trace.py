@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from warehouse.db import see_every_row
 from warehouse.domain.movements import (
     TRANSITIONS,
     BizStep,
@@ -104,18 +104,6 @@ def _viewer(
     if not full and org not in parties:
         raise NotFound(kind, key)
     return _Viewer(org, full, frozenset(within))
-
-
-def _across_organisations(session: Session) -> None:
-    """Lift PostgreSQL's row-level security (migration 0009) for this read transaction only.
-
-    A trace reads other organisations' events on purpose — the chain is the point — and this
-    module decides who sees it and redacts what is not the caller's (module docstring), as
-    the application does for admins and regulators. ``set_config(…, true)`` ends with the
-    transaction. Without RLS armed the setting is read by nobody.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT set_config('udi.rls_bypass', 'on', true)"))
 
 
 # --- Formatting ---------------------------------------------------------------------------------
@@ -235,7 +223,9 @@ def unit_trace(
     """
     key = f"{di} serial {serial}"
     with read_transaction(session):
-        _across_organisations(session)
+        # A trace reads other organisations' events on purpose: this module decides who sees
+        # it and redacts what is not the caller's (module docstring).
+        see_every_row(session)
         unit, device = rows.unit_and_device(session, di, serial)
         direct = rows.events_of_serial(session, di, serial)
         if unit is None and not direct:
@@ -597,7 +587,7 @@ def lot_trace(session: Session, principal: Principal, di: str, lot: str) -> dict
     """
     key = f"{di} lot {lot}"
     with read_transaction(session):
-        _across_organisations(session)
+        see_every_row(session)
         flows = rows.lot_flows(session, di, lot)
         stock = rows.stock_of_lot(session, di, lot)
         if not flows and not stock:
