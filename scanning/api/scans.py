@@ -13,6 +13,7 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Response, current_app, jsonify, make_response, request
+from flask.blueprints import BlueprintSetupState
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -33,7 +34,7 @@ from warehouse.api.events import DocumentSchema
 from warehouse.db import db
 from warehouse.domain.roles import Role
 from warehouse.recent import Recent
-from warehouse.web.auth import current_principal, recent_principals, require_roles
+from warehouse.web.auth import current_principal, require_roles
 from warehouse.web.problems import PROBLEM_TYPES, Problem, ProblemDetail, schema_errors
 
 PROBLEM_TYPES.update(
@@ -359,9 +360,17 @@ def requesting_device() -> devices.Scanner:
 
 def recent_devices() -> Recent[uuid.UUID, devices.Scanner]:
     """This app's memory of the devices of recently seen scanner tokens."""
-    seconds = recent_principals().seconds
-    made: Recent[uuid.UUID, devices.Scanner] = Recent(seconds)
-    return current_app.extensions.setdefault("udi_recent_devices", made)
+    recent: Recent[uuid.UUID, devices.Scanner] = current_app.extensions["udi_recent_devices"]
+    return recent
+
+
+@blp.record_once
+def _set_up(state: BlueprintSetupState) -> None:
+    """Once per app: the device memory (as long-lived as the token memory of
+    warehouse/web/auth.py, registered before the blueprints) and the single-scan combiner."""
+    seconds = state.app.extensions["udi_recent_principals"].seconds
+    state.app.extensions["udi_recent_devices"] = Recent[uuid.UUID, devices.Scanner](seconds)
+    state.app.extensions["udi_scan_combiner"] = Combiner()
 
 
 COMBINE_CONFIG = "COMBINE_SCANS"
@@ -373,7 +382,7 @@ def _ingest_single(device: devices.Scanner, scan: ScanIn | InvalidScan) -> inges
     """Ingest one scan, together with the other single scans this process is receiving."""
     if not current_app.config.get(COMBINE_CONFIG, True):
         return ingest.ingest(db.session, device, [scan]).results[0]
-    combiner = current_app.extensions.setdefault("udi_scan_combiner", Combiner())
+    combiner: Combiner = current_app.extensions["udi_scan_combiner"]
     session = db.session  # the leading request's own session ingests the whole round
     answer = combiner.ingest((device, [scan]), lambda sends: ingest.ingest_many(session, sends))
     return answer.results[0]
