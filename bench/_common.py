@@ -86,6 +86,7 @@ def gunicorn(
     process = subprocess.Popen(command, cwd=REPO, env=env, stderr=subprocess.DEVNULL)
     try:
         _wait_for_port(port)
+        _wait_for_workers(port, workers)
         yield
     finally:
         process.terminate()
@@ -101,6 +102,19 @@ def _wait_for_port(port: int, seconds: float = 30) -> None:
         except OSError:
             time.sleep(0.1)
     raise RuntimeError(f"Expected gunicorn on port {port} within {seconds:.0f} s, got nothing.")
+
+
+def _wait_for_workers(port: int, workers: int) -> None:
+    """Return once every worker answers: the port accepts as soon as the master binds it, while
+    each worker still imports the application (about 2 s), so a benchmark started then would
+    time the boot. Each probe is a new connection, which ``--reuse-port`` hands to a worker
+    by hash; ``8 × workers`` probes leave a worker unprobed with odds of 2^-15 for two."""
+    for _ in range(8 * workers):
+        with socket.create_connection(("127.0.0.1", port), timeout=60) as probe:
+            probe.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            answer = probe.recv(64)
+        if not answer.startswith(b"HTTP/1.1 200"):
+            raise RuntimeError(f"Expected 200 from /healthz, got {answer!r}.")
 
 
 def percentile(values: Sequence[float], share: float) -> float:

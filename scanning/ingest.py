@@ -41,6 +41,7 @@ from warehouse.domain.catalogue import ProductionIdentifiers
 from warehouse.domain.roles import Principal
 from warehouse.ids import new_id
 from warehouse.repository import devices as device_rows
+from warehouse.repository.bulk import insert_rows
 from warehouse.repository.pages import Page, PageRequest, paginate
 from warehouse.services import movements, read_transaction, write_transaction
 from warehouse.services.access import is_admin
@@ -808,7 +809,7 @@ def _unique_violation(error: IntegrityError) -> bool:
 def _insert(session: Session, rows: list[_Row]) -> None:
     if not rows:
         return
-    session.execute(SCANS.insert(), [_columns(r.values) for r in rows])
+    insert_rows(session, SCANS, [_columns(r.values) for r in rows])
     exceptions = []
     for row in rows:
         if row.exception_problem is None:

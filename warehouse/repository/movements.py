@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from warehouse import tables
+from warehouse.repository.bulk import insert_rows
 from warehouse.repository.pages import Page, PageRequest, paginate
 
 EV = tables.events
@@ -297,17 +298,6 @@ def recalls_of(
 
 
 # --- Writes for one batch -----------------------------------------------------------------------
-
-
-_INSERTS: dict[str, Any] = {}
-
-
-def insert_rows(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
-    """One ``executemany`` insert (no RETURNING: it is the fast path on both engines)."""
-    if rows:
-        if table.name not in _INSERTS:
-            _INSERTS[table.name] = table.insert()
-        session.execute(_INSERTS[table.name], rows)
 
 
 def insert_events(session: Session, rows: list[dict[str, Any]]) -> None:
