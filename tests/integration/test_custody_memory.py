@@ -1,9 +1,11 @@
-"""Custody facts reused while master data is unchanged (migration 0016), on both engines.
+"""Custody facts and master-data rows reused while master data is unchanged (migration 0016),
+on both engines.
 
-The movement service remembers the facts of a custody check under the master-data
-generation, a value triggers replace on every master-data write. These tests show the
-generation moves with master data and only with it, and that a decision is made afresh as
-soon as the facts it rested on change.
+The movement service remembers the facts of a custody check, and the locations,
+organisations and catalogue devices a batch names, under the master-data generation, a value
+triggers replace on every master-data write. These tests show the generation moves with
+master data and only with it, and that a decision is made afresh as soon as the facts or
+rows it rested on change.
 """
 
 from __future__ import annotations
@@ -18,12 +20,16 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tests.movements_world import World, build_world, stent
+from tests.movements_world import END, START, World, build_world, stent
 from warehouse import tables
+from warehouse.demo import gtin
+from warehouse.domain.catalogue import ProductionIdentifiers
+from warehouse.domain.licences import DeviceClass
 from warehouse.domain.movements import BizStep as B
-from warehouse.services import movements, ownership, warehouses
+from warehouse.services import catalogue, movements, ownership, warehouses
 from warehouse.services.access import SYSTEM
 from warehouse.services.custody import master_data_generation
+from warehouse.services.movements import NewItem
 
 
 @pytest.fixture
@@ -144,3 +150,44 @@ def test_a_change_committed_while_a_batch_runs_is_never_remembered_as_new(
     world.session.close()
     assert changed
     assert refusal.code == "custody.refused"
+
+
+def test_a_di_refused_as_unknown_is_accepted_once_the_catalogue_registers_it(
+    world: World,
+) -> None:
+    """The batch remembers that the DI named no device; registering it changes the
+    generation, so the next batch looks it up again."""
+    balloon = gtin("0693123450006")
+    item = NewItem(di=balloon, serial="U1", lot="L1", expiry=END)
+    refusal = world.refused(B.RECEIVING, "P", [item], at="W-P/Q", owner="X")
+    assert refusal.code == "movement.unknown_device"
+    certificate = (catalogue.NewCertificate("国械注准20213130457", START, END),)
+    full = ProductionIdentifiers(lot=True, serial=True, expiry_date=True)
+    new = catalogue.NewDevice(
+        balloon,
+        "球囊扩张导管",
+        "标准型",
+        DeviceClass.CLASS_III,
+        world["M"],
+        certificate,
+        category="13",
+        implantable=False,
+        label_pi=full,
+    )
+    catalogue.create(world.session, SYSTEM, new)
+    item = NewItem(di=balloon, serial="U2", lot="L1", expiry=END)
+    assert world.ok(B.RECEIVING, "P", [item], at="W-P/Q", owner="X").status == "accepted"
+
+
+def test_a_renamed_organisation_is_named_afresh_in_the_next_refusal(world: World) -> None:
+    """Organisations a batch read are remembered; a rename is a master-data write."""
+    world.ok(B.RECEIVING, "P", [stent("N1")], at="W-S/Q", owner="X")
+    ownership.supersede(world.session, SYSTEM, _link_to(world, "S"), {"share": Decimal(60)})
+    before = world.refused(B.RECEIVING, "P", [stent("N2")], at="W-S/Q", owner="X")
+    orgs = tables.organisations
+    rename = orgs.update().where(orgs.c.id == world["P"]).values(name="改名后的物流公司")
+    world.session.execute(rename)
+    world.session.commit()
+    after = world.refused(B.RECEIVING, "P", [stent("N3")], at="W-S/Q", owner="X")
+    assert "改名后的物流公司" not in before.detail
+    assert "改名后的物流公司" in after.detail

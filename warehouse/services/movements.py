@@ -61,7 +61,7 @@ from warehouse.domain.movements import (
     is_expired,
     status_after,
 )
-from warehouse.domain.organisations import OrgRole
+from warehouse.domain.organisations import Organisation, OrgRole
 from warehouse.domain.roles import Principal, Role
 from warehouse.domain.warehouses import LocationPurpose
 from warehouse.errors import UnknownFactError, WarehouseError
@@ -87,9 +87,19 @@ from warehouse.services.custody import (
     remembered_facts,
 )
 from warehouse.services.errors import Conflict, FieldError, NotFound, ValidationFailed
+from warehouse.services.remembered import RememberedRows
 
 MAX_BATCH = 1000
 RETRIES = 3
+
+_LOCATIONS: RememberedRows[uuid.UUID, Mapping[str, Any]] = RememberedRows(rows.locations, 20_000)
+_ORGANISATIONS: RememberedRows[uuid.UUID, Organisation] = RememberedRows(
+    lambda session, ids: {
+        uuid.UUID(org_id): org for org_id, org in org_rows.get_many(session, ids).items()
+    },
+    20_000,
+)
+_DEVICES: RememberedRows[str, StoredDevice] = RememberedRows(device_rows.find_many_by_di, 50_000)
 S = UnitStatus
 
 WRITER_ROLES = (
@@ -517,10 +527,12 @@ class _Batch:
         # Before any master data is read: facts remembered under this generation are then at
         # least as new as it (read after, a change committed in between would be remembered
         # under the new value while built from what was read before it).
-        if any(_checks_custody(e.biz_step) for e in events):
+        # Locations, organisations and catalogue devices are master data too: taken from what
+        # this process read under the same generation (warehouse/services/remembered.py).
+        if events:
             self.generation = master_data_generation(s)
         location_ids = {e.location_id for e in events} | {e.read_point_id for e in events}
-        self.locations = rows.locations(s, {i for i in location_ids if i})
+        self.locations = _LOCATIONS.get_many(s, self.generation, {i for i in location_ids if i})
         parties = {
             p
             for e in events
@@ -534,12 +546,14 @@ class _Batch:
             if p
         }
         parties |= {principal.organisation_id for principal in self.principals}
-        self.organisations = org_rows.get_many(s, parties)
+        found = _ORGANISATIONS.get_many(s, self.generation, parties)
+        self.organisations = {str(org_id): org for org_id, org in found.items()}
         self.warehouse_ids = rows.existing_warehouses(
             s, {e.destination_warehouse_id for e in events if e.destination_warehouse_id}
         )
         dis = {i.di for e in events for i in e.items if i.di}
-        self.devices: dict[str, StoredDevice | None] = device_rows.find_many_by_di(s, dis)
+        known = _DEVICES.get_many(s, self.generation, dis)
+        self.devices: dict[str, StoredDevice | None] = {di: known.get(di) for di in dis}
         # Goods of a recalled lot or serial received after the recall go straight on recall
         # hold (one query, only for batches that receive).
         received = {
@@ -850,7 +864,7 @@ class _Batch:
             scope = (self.principal.organisation_id, is_admin(self.principal))
             if self.generation:
                 facts = remembered_facts(self.session, request, device, self.generation, scope)
-            else:  # not foreseen by _checks_custody: correct, just not remembered
+            else:  # no generation was read: correct, just not remembered
                 facts = load_facts(self.session, request, device)
             decision = check_custody(request, facts)
         except UnknownFactError as error:
@@ -1610,11 +1624,6 @@ class _Batch:
         rows.add_stock(s, additions)
         # Sealed last: the audit chain's head stays locked only from here to the commit.
         audit.seal_batch(s, self.batch_id, self.out["events"], self.out["event_items"])
-
-
-def _checks_custody(step: BizStep) -> bool:
-    """Whether an event of ``step`` may ask the custody rules (see :meth:`_Batch._custody`)."""
-    return step is BizStep.RECEIVING or step in _MOVES_WITHIN or TRANSITIONS[step].takes_possession
 
 
 def _only_adds(events: Sequence[NewEvent]) -> bool:
