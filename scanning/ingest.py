@@ -10,9 +10,11 @@ organisation combined (:func:`ingest_many`, scanning/combiner.py)::
               event ids are uuid5(device, scan_id), so a replay is a duplicate down the stack
     4. store  every scan with its answer; a scan a stock-state rule refused opens an exception
 
-Recording (3) and storing (4) are one transaction: a batch is all or nothing, and the replay
-of a batch that died answers every scan as the first attempt would have. Even so, event ids
-that derive from scan ids keep a replay exact if a scan row were ever missing.
+All four are one transaction (steps 1-2 run again if it is retried): a batch is all or
+nothing, and the replay of a batch that died answers every scan as the first attempt would
+have. A scan a concurrent request stores between 1 and 4 fails the unique (device, scan_id)
+key, and the retry reads it in step 1 and answers it ``duplicate``. Even so, event ids that
+derive from scan ids keep a replay exact if a scan row were ever missing.
 """
 
 from __future__ import annotations
@@ -27,8 +29,7 @@ from datetime import UTC, date, datetime
 from http import HTTPStatus
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 import udi
@@ -41,9 +42,9 @@ from warehouse.domain.catalogue import ProductionIdentifiers
 from warehouse.domain.roles import Principal
 from warehouse.ids import new_id
 from warehouse.repository import devices as device_rows
-from warehouse.repository.bulk import insert_rows
+from warehouse.repository.bulk import Write
 from warehouse.repository.pages import Page, PageRequest, paginate
-from warehouse.services import movements, read_transaction, write_transaction
+from warehouse.services import movements, read_transaction
 from warehouse.services.access import is_admin
 from warehouse.services.errors import FieldError, ValidationFailed
 
@@ -424,22 +425,61 @@ def ingest_many(
         message = f"Expected at most {MAX_BATCH} scans, got {total}."
         raise ValidationFailed("batch", [FieldError("scans", "request.batch_too_large", message)])
     by_device = _by_device(sends)
-    everything = [scan for _, scans in sends for scan in scans]
-    with read_transaction(session):
-        stored = {
-            device.id: _stored(session, device.id, [s.scan_id for s in scans if s.scan_id])
-            for device, scans in by_device.values()
-        }
-        locations, counts = _locations(session, everything), _counts(session, everything)
-    triaged = {
-        device.id: _triage(_Context(device, locations, counts), scans, stored[device.id])
-        for device, scans in by_device.values()
-    }
-    rows = [(by_device[d][0], row) for d, (_, found, _) in triaged.items() for row in found]
-    _check_catalogue(session, [row for _, row in rows])
-    _record_and_store(session, rows)
-    answers = {d: _answers(by_device[d][1], *triaged[d]) for d in by_device}
+    attempt = _Attempt(session, by_device)
+    movements.record_as(session, attempt.plan, then=attempt.store)
+    answers = {d: _answers(by_device[d][1], *attempt.triaged[d]) for d in by_device}
     return _split(sends, answers)
+
+
+class _Attempt:
+    """The decisions of one ingest, made afresh in each attempt of its one transaction.
+
+    Reading which scans are stored already in the writing transaction itself, rather than in
+    a read transaction before it, spares two round trips (its BEGIN and ROLLBACK) and a
+    re-read before storing: a scan a concurrent request stores meanwhile fails the unique
+    (device, scan_id) key, and the retry finds it stored and answers ``duplicate``.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        by_device: Mapping[uuid.UUID, tuple[Scanner, list[ScanIn | InvalidScan]]],
+    ) -> None:
+        self.session = session
+        self.by_device = by_device
+        self.triaged: dict[uuid.UUID, tuple[dict[int, ScanResult], list[_Row], Any]] = {}
+        self.rows: list[tuple[Scanner, _Row]] = []
+        self.pending: list[tuple[Scanner, _Row]] = []
+
+    def plan(self, session: Session) -> movements.Sent:
+        """First thing in the transaction: answer what is known, decide the rest, and return
+        the events to record, in device-time order, each as its device's principal."""
+        everything = [scan for _, scans in self.by_device.values() for scan in scans]
+        locations, counts = _locations(session, everything), _counts(session, everything)
+        sent = {device.id: [s.scan_id for s in scans] for device, scans in self.by_device.values()}
+        stored = _stored(session, sent)
+        self.triaged = {
+            device.id: _triage(_Context(device, locations, counts), scans, stored[device.id])
+            for device, scans in self.by_device.values()
+        }
+        self.rows = [
+            (self.by_device[d][0], row)
+            for d, (_, found, _) in self.triaged.items()
+            for row in found
+        ]
+        _check_catalogue(session, [row for _, row in self.rows])
+        self.pending = sorted(
+            ((d, r) for d, r in self.rows if r.event is not None), key=_device_time
+        )
+        return [(device.principal, row.event) for device, row in self.pending]  # type: ignore[misc]
+
+    def store(self, outcome: movements.BatchResult) -> list[Write]:
+        """Every scan with its answer, inserted with the events."""
+        for (_, row), result in zip(self.pending, outcome.results, strict=True):
+            _answered(row, result)
+        fresh = [row for _, row in self.rows]
+        _recheck_counts(self.session, fresh)
+        return _inserts(fresh)
 
 
 def _by_device(
@@ -694,8 +734,7 @@ def _check_catalogue(session: Session, rows: list[_Row]) -> None:
     if not counted:
         return
     dis = {r.counted.di or "" for r in counted if r.counted is not None}
-    with read_transaction(session):
-        found = {di: device_rows.find_by_di(session, di) for di in dis}
+    found = {di: device_rows.find_by_di(session, di) for di in dis}
     for row in counted:
         item = row.counted
         assert item is not None
@@ -727,23 +766,6 @@ def _check_catalogue(session: Session, rows: list[_Row]) -> None:
         row.values["status"] = ACCEPTED
 
 
-def _record_and_store(session: Session, rows: Sequence[tuple[Scanner, _Row]]) -> None:
-    """Record every event of the batch in one call, in device-time order, each event as its
-    device's principal, and store every scan with its answer in the same transaction."""
-    pending = sorted(((d, r) for d, r in rows if r.event is not None), key=_device_time)
-    if not pending:
-        _store(session, rows)
-        return
-
-    def store(outcome: movements.BatchResult) -> None:
-        for (_, row), result in zip(pending, outcome.results, strict=True):
-            _answered(row, result)
-        _store_in_transaction(session, rows)
-
-    batch = [(device.principal, row.event) for device, row in pending]
-    movements.record_as(session, batch, then=store)  # type: ignore[arg-type]
-
-
 def _answered(row: _Row, result: movements.EventResult) -> None:
     """The scan's answer from its event's."""
     row.values["status"], row.values["event_id"] = REJECTED, None
@@ -766,50 +788,8 @@ def _device_time(pair: tuple[Scanner, _Row]) -> tuple[datetime, int]:
     return event.event_time, pair[1].index
 
 
-def _store(session: Session, rows: Sequence[tuple[Scanner, _Row]]) -> None:
-    """Store scans that carry no event (refused before recording, stock counts) on their own."""
-    if not rows:
-        return
-    for _attempt in range(2):
-        try:
-            with write_transaction(session):
-                _store_in_transaction(session, rows)
-            return
-        except IntegrityError as error:
-            if not _unique_violation(error):
-                raise
-    raise AssertionError("scans kept colliding with a concurrent request")
-
-
-def _store_in_transaction(session: Session, rows: Sequence[tuple[Scanner, _Row]]) -> None:
-    """Insert the scans and their exceptions; scans a concurrent request stored first take
-    that request's answer (the unique (device, scan_id) decides who was first: the loser's
-    transaction fails on it and is retried, and then finds the winner's rows)."""
-    by_device: dict[uuid.UUID, list[_Row]] = {}
-    for device, row in rows:
-        by_device.setdefault(device.id, []).append(row)
-    taken = {
-        device_id: _stored(session, device_id, [r.scan_id for r in mine])
-        for device_id, mine in by_device.items()
-    }
-    fresh = [r for d, mine in by_device.items() for r in mine if r.scan_id not in taken[d]]
-    _recheck_counts(session, fresh)
-    _insert(session, fresh)
-    for device_id, mine in by_device.items():
-        for row in mine:
-            if row.scan_id in taken[device_id]:
-                row.values = {**taken[device_id][row.scan_id], "_duplicate": True}
-
-
-def _unique_violation(error: IntegrityError) -> bool:
-    """A concurrent request stored one of the scans first (SQLSTATE 23505, or SQLite's)."""
-    return getattr(error.orig, "sqlstate", None) == "23505" or "UNIQUE" in str(error.orig)
-
-
-def _insert(session: Session, rows: list[_Row]) -> None:
-    if not rows:
-        return
-    insert_rows(session, SCANS, [_columns(r.values) for r in rows])
+def _inserts(rows: list[_Row]) -> list[Write]:
+    """The scan rows, then the exceptions that refer to them."""
     exceptions = []
     for row in rows:
         if row.exception_problem is None:
@@ -827,33 +807,47 @@ def _insert(session: Session, rows: list[_Row]) -> None:
                 "created_at": row.values["received_at"],
             }
         )
-    if exceptions:
-        session.execute(EXCEPTIONS.insert(), exceptions)
+    return [(SCANS, [_columns(r.values) for r in rows]), (EXCEPTIONS, exceptions)]
 
 
-_COLUMNS = frozenset(c.name for c in SCANS.columns)
+_COLUMNS = tuple(c.name for c in SCANS.columns)
 
 
 def _columns(values: Mapping[str, Any]) -> dict[str, Any]:
     return {name: values.get(name) for name in _COLUMNS}
 
 
+_STORED = (
+    select(SCANS, EXCEPTIONS.c.id.label("_exception_id"))
+    .outerjoin(EXCEPTIONS, EXCEPTIONS.c.scan_row_id == SCANS.c.id)
+    .where(
+        SCANS.c.device_id.in_(bindparam("devices", expanding=True)),
+        SCANS.c.scan_id.in_(bindparam("ids", expanding=True)),
+    )
+)
+"""Built once: a combined ingest of ten handhelds' scans asks once, not ten times."""
+
+
 def _stored(
-    session: Session, device_id: uuid.UUID, scan_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, dict[str, Any]]:
-    """Stored scans of the device by scan id, each with its exception id."""
-    found: dict[uuid.UUID, dict[str, Any]] = {}
-    unique = sorted(set(scan_ids))
+    session: Session, wanted: Mapping[uuid.UUID, Iterable[uuid.UUID | None]]
+) -> dict[uuid.UUID, dict[uuid.UUID, dict[str, Any]]]:
+    """Stored scans by device and scan id (each with its exception id), for the scan ids
+    ``wanted`` of each device, in one query (per 500 scan ids)."""
+    found: dict[uuid.UUID, dict[uuid.UUID, dict[str, Any]]] = {d: {} for d in wanted}
+    pairs = {(d, i) for d, ids in wanted.items() for i in ids if i is not None}
+    unique = sorted({scan_id for _, scan_id in pairs})
     for start in range(0, len(unique), 500):
         chunk = unique[start : start + 500]
-        query = (
-            select(SCANS, EXCEPTIONS.c.id.label("_exception_id"))
-            .outerjoin(EXCEPTIONS, EXCEPTIONS.c.scan_row_id == SCANS.c.id)
-            .where(SCANS.c.device_id == device_id, SCANS.c.scan_id.in_(chunk))
-        )
-        for row in session.execute(query).mappings():
-            found[row["scan_id"]] = dict(row)
+        for row in session.execute(_STORED, {"devices": list(wanted), "ids": chunk}).mappings():
+            if (row["device_id"], row["scan_id"]) in pairs:
+                found[row["device_id"]][row["scan_id"]] = dict(row)
     return found
+
+
+_LOCATIONS = select(tables.locations.c.id, tables.locations.c.warehouse_id).where(
+    tables.locations.c.id.in_(bindparam("ids", expanding=True))
+)
+_COUNTS = select(COUNTS).where(COUNTS.c.id.in_(bindparam("ids", expanding=True)))
 
 
 def _locations(session: Session, scans: Sequence[ScanIn | InvalidScan]) -> dict[uuid.UUID, Any]:
@@ -866,9 +860,7 @@ def _locations(session: Session, scans: Sequence[ScanIn | InvalidScan]) -> dict[
     }
     if not wanted:
         return {}
-    loc = tables.locations
-    query = select(loc.c.id, loc.c.warehouse_id).where(loc.c.id.in_(wanted))
-    return {row.id: row.warehouse_id for row in session.execute(query)}
+    return {row.id: row.warehouse_id for row in session.execute(_LOCATIONS, {"ids": list(wanted)})}
 
 
 def _counts(
@@ -877,8 +869,8 @@ def _counts(
     wanted = {s.count_id for s in scans if isinstance(s, ScanIn) and s.count_id is not None}
     if not wanted:
         return {}
-    query = select(COUNTS).where(COUNTS.c.id.in_(wanted))
-    return {row["id"]: row for row in session.execute(query).mappings()}
+    found = session.execute(_COUNTS, {"ids": list(wanted)}).mappings()
+    return {row["id"]: row for row in found}
 
 
 def list_page(

@@ -12,10 +12,14 @@ but PostgreSQL refuses ``COPY FROM`` into tables with row-level security.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import JSON, Table
 from sqlalchemy.orm import Session
+
+Write = tuple[Table, list[dict[str, Any]]]
+"""Rows to insert into one table."""
 
 _STATEMENTS: dict[tuple[str, tuple[str, ...]], str] = {}
 _EXECUTEMANY: dict[str, Any] = {}
@@ -26,15 +30,39 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     names take their server defaults."""
     if not rows:
         return
-    connection = session.connection()
-    if connection.dialect.name != "postgresql" or len(rows) == 1:
-        if table.name not in _EXECUTEMANY:
-            _EXECUTEMANY[table.name] = table.insert()
-        session.execute(_EXECUTEMANY[table.name], rows)
+    insert_together(session, [(table, rows)])
+
+
+def insert_together(session: Session, writes: Sequence[Write]) -> None:
+    """Insert the rows of several tables (no RETURNING); tables without rows are skipped.
+
+    PostgreSQL: one statement, ``WITH w0 AS (INSERT …), w1 AS (INSERT …) INSERT …``, so a
+    batch's keys, items, units and scans cost one round trip, not four. Foreign keys are
+    checked at the end of the statement, when every part has run; row-level security is not:
+    it checks each row as it is inserted, against what the statement sees, so a row whose
+    policy looks up its parent (an event item's event) needs the parent inserted by an
+    earlier statement. SQLite: one ``executemany`` per table, in the order given, parents
+    first.
+    """
+    writes = [(table, rows) for table, rows in writes if rows]
+    if not writes:
         return
-    columns = tuple(rows[0])
-    arrays = tuple(_array(table, column, rows) for column in columns)
-    connection.exec_driver_sql(_unnest_insert(connection.dialect, table, columns), arrays)
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        for table, rows in writes:
+            if table.name not in _EXECUTEMANY:
+                _EXECUTEMANY[table.name] = table.insert()
+            session.execute(_EXECUTEMANY[table.name], rows)
+        return
+    statements, arrays = [], []
+    for table, rows in writes:
+        columns = tuple(rows[0])
+        statements.append(_unnest_insert(connection.dialect, table, columns))
+        arrays += [_array(table, column, rows) for column in columns]
+    *before, last = statements
+    with_clause = ", ".join(f"w{n} AS ({sql})" for n, sql in enumerate(before))
+    sql = f"WITH {with_clause} {last}" if before else last
+    connection.exec_driver_sql(sql, tuple(arrays))
 
 
 def _array(table: Table, column: str, rows: list[dict[str, Any]]) -> list[Any]:

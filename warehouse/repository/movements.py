@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from warehouse import tables
-from warehouse.repository.bulk import insert_rows
+from warehouse.repository.bulk import Write
 from warehouse.repository.pages import Page, PageRequest, paginate
 
 EV = tables.events
@@ -300,12 +300,11 @@ def recalls_of(
 # --- Writes for one batch -----------------------------------------------------------------------
 
 
-def insert_events(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert events and their client ids into ``event_keys``, whose primary key refuses an
-    event_id stored before (also by a concurrent batch: it waits for that one's commit)."""
-    if rows:
-        insert_rows(session, EV, rows)
-        insert_rows(session, KEY, [{"event_id": r["event_id"], "id": r["id"]} for r in rows])
+def event_keys(rows: list[dict[str, Any]]) -> Write:
+    """The client ids of events, for ``event_keys``, whose primary key refuses an event_id
+    stored before (also by a concurrent batch: it waits for that one's commit). Inserted
+    after the events: their row-level security policy looks the event up."""
+    return (KEY, [{"event_id": r["event_id"], "id": r["id"]} for r in rows])
 
 
 _UNIT_FIELDS = (

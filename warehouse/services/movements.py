@@ -70,6 +70,7 @@ from warehouse.repository import devices as device_rows
 from warehouse.repository import movements as rows
 from warehouse.repository import organisations as org_rows
 from warehouse.repository import recall_locks
+from warehouse.repository.bulk import Write, insert_together
 from warehouse.repository.devices import StoredDevice
 from warehouse.repository.pages import Page, PageRequest
 from warehouse.services import (
@@ -316,24 +317,31 @@ def record(
     return record_as(session, [(principal, event) for event in events])
 
 
+Sent = Sequence[tuple[Principal, NewEvent | EventRefused]]
+"""Events, each with the caller who sent it."""
+
+
 def record_as(
     session: Session,
-    batch: Sequence[tuple[Principal, NewEvent | EventRefused]],
-    then: Callable[[BatchResult], None] | None = None,
+    batch: Sent | Callable[[Session], Sent],
+    then: Callable[[BatchResult], Sequence[Write] | None] | None = None,
 ) -> BatchResult:
     """Record events sent by several callers in one transaction, each event checked against
     its own caller (scans of many handhelds committed together: scanning/combiner.py).
 
-    ``then`` writes what belongs with the result in the same transaction (the scans that
-    carried the events); it runs again if the batch is retried.
+    ``batch`` may be a function that reads what it needs and returns the events: it then
+    runs first thing in the transaction, again on every retry (the scans service reads which
+    scans are stored already there, instead of in a transaction of its own). ``then`` writes
+    what belongs with the result in the same transaction (the scans that carried the events);
+    it runs again if the batch is retried. Rows it returns are inserted after the batch's own,
+    in the same statement (one round trip for all of them).
 
     Raises:
         ValidationFailed: With more than :data:`MAX_BATCH` events.
         Conflict: ``stock.conflict`` if the batch kept colliding with concurrent writers.
     """
-    if len(batch) > MAX_BATCH:
-        message = f"Expected at most {MAX_BATCH} events, got {len(batch)}."
-        raise ValidationFailed("batch", [FieldError("events", "request.batch_too_large", message)])
+    if not callable(batch):
+        _check_size(batch)
     # The first attempt assumes every event_id is new (the usual case) and skips looking them
     # up: a replayed event is either refused by the state it already changed (the refused ids
     # are then looked up) or accepted again and fails event_keys' primary key. Either way
@@ -344,7 +352,8 @@ def record_as(
     while True:
         try:
             with write_transaction(session):
-                return _Batch(session, batch, look_up=look_up).run(then)
+                events = _check_size(batch(session)) if callable(batch) else batch
+                return _Batch(session, events, look_up=look_up).run(then)
         except _Replayed:
             look_up = True
             continue
@@ -435,6 +444,13 @@ class _Context:
     read_point: Mapping[str, Any] | None
 
 
+def _check_size(batch: Sent) -> Sent:
+    if len(batch) > MAX_BATCH:
+        message = f"Expected at most {MAX_BATCH} events, got {len(batch)}."
+        raise ValidationFailed("batch", [FieldError("events", "request.batch_too_large", message)])
+    return batch
+
+
 class _Batch:
     def __init__(
         self,
@@ -471,7 +487,9 @@ class _Batch:
 
     # -- the run --
 
-    def run(self, then: Callable[[BatchResult], None] | None = None) -> BatchResult:
+    def run(
+        self, then: Callable[[BatchResult], Sequence[Write] | None] | None = None
+    ) -> BatchResult:
         new = [e for e in self.events if isinstance(e, NewEvent)]
         if self.look_up:
             self.known = rows.existing_events(self.session, [e.event_id for e in new])
@@ -492,9 +510,8 @@ class _Batch:
             if refused and rows.existing_events(self.session, refused):
                 raise _Replayed()
         result = BatchResult(str(self.batch_id), tuple(results))
-        self._write_rows()
-        if then is not None:  # before the balances and the seal, whose row locks come last
-            then(result)
+        # Before the balances and the seal, whose row locks come last.
+        self._write_rows(list((then(result) or []) if then is not None else []))
         self._write_balances_and_seal()
         return result
 
@@ -1570,19 +1587,29 @@ class _Batch:
     def _recall_hold_rows(self) -> list[dict[str, Any]]:
         return _recall_hold_rows_of(self.out["recall_holds"], self.batch_id, self.now)
 
-    def _write_rows(self) -> None:
-        """Insert and update the batch's own rows (events, items, units, containers…)."""
+    def _write_rows(self, more: list[Write]) -> None:
+        """Insert and update the batch's own rows (events, items, units, containers…), and
+        insert ``more`` rows with them."""
         s = self.session
-        rows.insert_rows(s, tables.shipments, self.out["shipments"])
-        rows.insert_events(s, self.out["events"])
-        rows.insert_rows(s, tables.event_items, self.out["event_items"])
-        rows.insert_rows(s, tables.shipment_items, self.out["shipment_items"])
         new_units, changed_units = [], []
         for key in sorted(self.dirty_units):
             unit = {k: v for k, v in self.units[key].items() if k != "_new"}
             unit["updated_at"] = self.now
             (new_units if self.units[key].get("_new") else changed_units).append(unit)
-        rows.insert_rows(s, tables.units, new_units)
+        # Two statements: the rows of the second are checked against their parents in the
+        # first by row-level security (warehouse/repository/bulk.py).
+        parents = [(tables.shipments, self.out["shipments"]), (tables.events, self.out["events"])]
+        insert_together(s, parents)
+        insert_together(
+            s,
+            [
+                rows.event_keys(self.out["events"]),
+                (tables.event_items, self.out["event_items"]),
+                (tables.shipment_items, self.out["shipment_items"]),
+                (tables.units, new_units),
+                *more,
+            ],
+        )
         if rows.update_units(s, changed_units, self.stored_units) != len(changed_units):
             raise _Retry()
         for sscc in sorted(self.dirty_boxes):
@@ -1590,8 +1617,13 @@ class _Batch:
         for shipment_id, event_id in self.received:
             if not rows.mark_received(s, shipment_id, event_id):
                 raise _Retry()
-        rows.insert_rows(s, tables.discrepancies, self.out["discrepancies"])
-        rows.insert_rows(s, tables.recall_holds, self._recall_hold_rows())
+        insert_together(
+            s,
+            [
+                (tables.discrepancies, self.out["discrepancies"]),
+                (tables.recall_holds, self._recall_hold_rows()),
+            ],
+        )
 
     def _write_balances_and_seal(self) -> None:
         """Balances other batches may change too, and the chain's head, come last: their row

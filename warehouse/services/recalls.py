@@ -47,6 +47,7 @@ from warehouse.ids import new_id
 from warehouse.repository import devices as device_rows
 from warehouse.repository import movements as rows
 from warehouse.repository import recall_locks
+from warehouse.repository.bulk import insert_together
 from warehouse.repository.pages import Page, PageRequest, paginate
 from warehouse.services import CHINA_STANDARD_TIME, read_transaction, write_transaction
 from warehouse.services.access import is_admin, regulator_prefix
@@ -403,9 +404,8 @@ def _apply_hold(
                 "created_at": now,
             }
         )
-    rows.insert_rows(session, EV, event_rows)
-    rows.insert_rows(session, ITEM, item_rows)
-    rows.insert_rows(session, HOLD, hold_rows)
+    insert_together(session, [(EV, event_rows)])  # then what row-level security checks on it
+    insert_together(session, [(ITEM, item_rows), (HOLD, hold_rows)])
     _move_stock(session, plan, now)
     if plan.units:
         _hold_units(session, scope, batch_id, plan.units, now)
