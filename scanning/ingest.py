@@ -426,6 +426,13 @@ def ingest_many(
         raise ValidationFailed("batch", [FieldError("scans", "request.batch_too_large", message)])
     by_device = _by_device(sends)
     attempt = _Attempt(session, by_device)
+    if session.get_bind().dialect.name == "sqlite":
+        # One writer at a time: decide (parse, normalise, check) before taking the write
+        # lock, so that other requests' decisions overlap it; in the transaction, only the
+        # reads are made again (scans stored meanwhile are then answered duplicate).
+        with read_transaction(session):
+            attempt.plan(session)
+        attempt.decide_ahead()
     movements.record_as(session, attempt.plan, then=attempt.store)
     answers = {d: _answers(by_device[d][1], *attempt.triaged[d]) for d in by_device}
     return _split(sends, answers)
@@ -450,6 +457,13 @@ class _Attempt:
         self.triaged: dict[uuid.UUID, tuple[dict[int, ScanResult], list[_Row], Any]] = {}
         self.rows: list[tuple[Scanner, _Row]] = []
         self.pending: list[tuple[Scanner, _Row]] = []
+        self.ahead: dict[uuid.UUID, dict[int, _Row]] = {}
+
+    def decide_ahead(self) -> None:
+        """Keep the decisions of the plan made so far for the next ones."""
+        self.ahead = {}
+        for device, row in self.rows:
+            self.ahead.setdefault(device.id, {})[row.index] = row
 
     def plan(self, session: Session) -> movements.Sent:
         """First thing in the transaction: answer what is known, decide the rest, and return
@@ -459,7 +473,12 @@ class _Attempt:
         sent = {device.id: [s.scan_id for s in scans] for device, scans in self.by_device.values()}
         stored = _stored(session, sent)
         self.triaged = {
-            device.id: _triage(_Context(device, locations, counts), scans, stored[device.id])
+            device.id: _triage(
+                _Context(device, locations, counts),
+                scans,
+                stored[device.id],
+                self.ahead.get(device.id, {}),
+            )
             for device, scans in self.by_device.values()
         }
         self.rows = [
@@ -529,9 +548,11 @@ def _triage(
     context: _Context,
     scans: Sequence[ScanIn | InvalidScan],
     stored: Mapping[uuid.UUID, Mapping[str, Any]],
+    ahead: Mapping[int, _Row],
 ) -> tuple[dict[int, ScanResult], list[_Row], dict[uuid.UUID, tuple[int, str]]]:
     """Answer what is known already (no scan id, stored before, reused id) and decide the
-    rest; a scan repeated within the batch is left unanswered until its first occurrence is."""
+    rest (or take the decision made ``ahead``); a scan repeated within the batch is left
+    unanswered until its first occurrence is."""
     answers: dict[int, ScanResult] = {}
     rows: list[_Row] = []
     first_in_batch: dict[uuid.UUID, tuple[int, str]] = {}
@@ -552,7 +573,11 @@ def _triage(
                 answers[index] = reused
             continue
         first_in_batch[scan.scan_id] = (index, digest)
-        rows.append(_decide(context, index, scan, digest, now))
+        decided = ahead.get(index)
+        if decided is not None:  # a copy: the attempt writes its answer into the values
+            rows.append(dataclasses.replace(decided, values=dict(decided.values)))
+        else:
+            rows.append(_decide(context, index, scan, digest, now))
     return answers, rows, first_in_batch
 
 

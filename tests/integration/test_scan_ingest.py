@@ -194,9 +194,9 @@ def test_a_count_scan_is_refused_when_its_count_closed_after_it_was_read(
     own_app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The count's status is read again, locked, before the scan is stored: a confirmation
-    committed by another request after the batch first read the count refuses the scan."""
-    if own_app.extensions["udi_db"].engine.dialect.name != "postgresql":
-        pytest.skip("SQLite: the ingest holds the only write lock, so nothing commits meanwhile")
+    committed by another request after the batch first read the count refuses the scan
+    (SQLite reads and decides before taking the write lock: the confirmation commits in
+    between; PostgreSQL reads in the writing transaction, before locking anything)."""
     factory = own_app.extensions["udi_db"].session_factory
     world = build_world(factory())
     new = devices.NewScanner(world["W-P"], "dock 1", {}, world["P"])
@@ -208,9 +208,13 @@ def test_a_count_scan_is_refused_when_its_count_closed_after_it_was_read(
 
     def confirmed_meanwhile(session: Session, rows: Any) -> None:
         real(session, rows)
-        other = factory()
-        counts.confirm(other, SYSTEM, count_id)
-        other.close()
+        if not confirmed:
+            confirmed.append(True)
+            other = factory()
+            counts.confirm(other, SYSTEM, count_id)
+            other.close()
+
+    confirmed: list[bool] = []
 
     monkeypatch.setattr(ingest, "_check_catalogue", confirmed_meanwhile)
     late = _scan(world, stent_label("S1"), Operation.STOCK_COUNT, "W-P/A", count_id=count_id)
