@@ -759,11 +759,13 @@ def _check_catalogue(session: Session, rows: list[_Row]) -> None:
     if not counted:
         return
     dis = {r.counted.di or "" for r in counted if r.counted is not None}
-    found = {di: device_rows.find_by_di(session, di) for di in dis}
+    found = device_rows.find_many_by_di(session, dis)
     for row in counted:
         item = row.counted
         assert item is not None
-        device = found[item.di or ""]
+        # Decided here, afresh: SQLite checks a row decided ahead a second time.
+        row.values.update(status=REJECTED, problem=None)
+        device = found.get(item.di or "")
         if device is None:
             error = _refuse(
                 "movement.unknown_device",

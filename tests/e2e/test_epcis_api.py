@@ -1118,3 +1118,50 @@ def test_under_row_level_security_recorded_events_stay_with_the_capturing_organi
     assert counts["E"][0] == len(mine)
     assert counts["E"][1] > 0
     assert counts["M"] == (0, 0)
+
+
+def test_an_event_id_applied_and_recorded_in_one_document_is_refused_the_second_time(
+    client: FlaskClient, world: World, aliases: dict[str, str], e_token: Headers
+) -> None:
+    """The same new eventID on an event we apply and on one we only record (kilograms): the
+    recorded one is checked against the applied events already written in the transaction."""
+    lot = mapping.Key(mapping.KeyKind.LGTIN, EXAMPLE_GTINS[2], lot="K1").uri()
+    place = {"id": "urn:epc:id:sgln:0614141.00888.0"}
+    applied = object_event(
+        "receiving",
+        "2026-06-15T10:05:00+08:00",
+        quantityList=[{"epcClass": lot, "quantity": 2}],
+        bizLocation=place,
+    )
+    in_kilos = copy.deepcopy(applied)
+    in_kilos["quantityList"][0]["uom"] = "KGM"
+    body = capture(client, document(applied, in_kilos), e_token)
+    assert [r["status"] for r in body["results"]] == ["accepted", "rejected"], body
+    assert body["results"][1]["problem"]["code"] == "event.id_reused"
+
+
+@pytest.mark.parametrize(
+    ("field", "longest"),
+    [("staffID", 100), ("scannerDeviceID", 100), ("patientRef", 64), ("encounterRef", 64)],
+)
+def test_an_extension_longer_than_its_column_is_refused_not_cut(
+    client: FlaskClient,
+    world: World,
+    aliases: dict[str, str],
+    e_token: Headers,
+    field: str,
+    longest: int,
+) -> None:
+    lot = mapping.Key(mapping.KeyKind.LGTIN, EXAMPLE_GTINS[2], lot="K1").uri()
+    event = object_event(
+        "receiving",
+        "2026-06-15T10:05:00+08:00",
+        quantityList=[{"epcClass": lot, "quantity": 2}],
+        bizLocation={"id": "urn:epc:id:sgln:0614141.00888.0"},
+        **{f"udit:{field}": "S" * (longest + 1)},
+    )
+    body = capture(client, document(event), e_token)
+    refused = body["results"][0]
+    assert refused["status"] == "rejected", body
+    assert refused["problem"]["code"] == "epcis.unsupported_field"
+    assert f"at most {longest} characters, got {longest + 1}" in refused["problem"]["detail"]

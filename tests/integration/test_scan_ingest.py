@@ -225,3 +225,47 @@ def test_a_count_scan_is_refused_when_its_count_closed_after_it_was_read(
     assert "confirmed" in result.problem["detail"]
     report = counts.report(world.session, SYSTEM, count_id)
     assert (report["status"], report["scans"]) == ("confirmed", 0)
+
+
+def test_a_count_scan_is_answered_by_the_catalogue_as_it_is_when_stored(
+    own_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stent's label gains a production date after the batch first checked the count scan
+    against the catalogue. The answer and the stored row agree whatever the engine decides:
+    never ``accepted`` with a problem (SQLite checks again inside its write lock and refuses;
+    PostgreSQL checked once, inside its transaction, before the change)."""
+    factory = own_app.extensions["udi_db"].session_factory
+    world = build_world(factory())
+    new = devices.NewScanner(world["W-P"], "dock 1", {}, world["P"])
+    device = devices.register(world.session, SYSTEM, new).scanner
+    world.receive_stock("P", "W-P", [stent("S1")], owner="X")
+    count_id = counts.create(world.session, SYSTEM, world["W-P/A"], world["P"])["id"]
+    real = ingest._check_catalogue
+    changed: list[bool] = []
+
+    def changed_meanwhile(session: Session, rows: Any) -> None:
+        real(session, rows)
+        if not changed:
+            changed.append(True)
+            catalogue = ingest.tables.devices
+            with own_app.extensions["udi_db"].engine.begin() as other:
+                other.execute(
+                    catalogue.update()
+                    .where(catalogue.c.di == STENT)
+                    .values(label_production_date=True)
+                )
+
+    monkeypatch.setattr(ingest, "_check_catalogue", changed_meanwhile)
+    scan = _scan(world, stent_label("S1"), Operation.STOCK_COUNT, "W-P/A", count_id=count_id)
+    result = ingest.ingest(world.session, device, [scan]).results[0]
+    stored = world.session.execute(
+        select(scan_tables.scans.c.status, scan_tables.scans.c.problem)
+    ).one()
+    engine = world.session.get_bind().dialect.name
+    world.session.close()
+    assert changed
+    assert (result.status, stored.status) in (("accepted", "accepted"), ("rejected", "rejected"))
+    assert (result.problem is None) == (result.status == "accepted")
+    if engine == "sqlite":
+        assert result.problem is not None
+        assert result.problem["code"] == "movement.pi_mismatch"

@@ -777,15 +777,23 @@ class _Reader:
         ):
             if f"{PREFIX}:{name}" in raw:
                 found[field] = self.ref(raw[f"{PREFIX}:{name}"], f"{PREFIX}:{name}")
-        for name, field in (
-            ("staffID", "staff_id"),
-            ("scannerDeviceID", "scanner_device_id"),
-            ("patientRef", "patient_ref"),
-            ("encounterRef", "encounter_ref"),
+        for name, field, longest in (
+            ("staffID", "staff_id", 100),
+            ("scannerDeviceID", "scanner_device_id", 100),
+            ("patientRef", "patient_ref", 64),
+            ("encounterRef", "encounter_ref", 64),
         ):
             value = raw.get(f"{PREFIX}:{name}")
-            if value is not None:
-                found[field] = str(value)
+            if value is None:
+                continue
+            if len(str(value)) > longest:  # the column's length, as POST /api/v1/events checks
+                raise self.refuse(
+                    "epcis.unsupported_field",
+                    f"Expected {PREFIX}:{name} of at most {longest} characters, "
+                    f"got {len(str(value))}.",
+                    f"{PREFIX}:{name}",
+                )
+            found[field] = str(value)
         shipment = raw.get(f"{PREFIX}:shipmentID")
         if shipment is not None:
             found["shipment_id"] = event_uuid(str(shipment))

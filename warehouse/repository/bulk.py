@@ -15,7 +15,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Table
+from sqlalchemy import JSON, String, Table
 from sqlalchemy.orm import Session
 
 Write = tuple[Table, list[dict[str, Any]]]
@@ -97,5 +97,10 @@ def _unnest_insert(dialect: Any, table: Table, columns: tuple[str, ...]) -> str:
 
 
 def _sql_type(dialect: Any, table: Table, column: str) -> str:
+    """The arrays' element type. Strings travel as ``text``: an explicit cast to
+    ``varchar(n)`` would cut a longer value without a word, where the insert's own conversion
+    to the column refuses it, as a plain ``INSERT … VALUES`` does."""
     type_ = table.c[column].type
-    return "text" if isinstance(type_, JSON) else type_.compile(dialect=dialect)
+    if isinstance(type_, JSON | String):
+        return "text"
+    return str(type_.compile(dialect=dialect))

@@ -333,8 +333,8 @@ def record_as(
     runs first thing in the transaction, again on every retry (the scans service reads which
     scans are stored already there, instead of in a transaction of its own). ``then`` writes
     what belongs with the result in the same transaction (the scans that carried the events);
-    it runs again if the batch is retried. Rows it returns are inserted after the batch's own,
-    in the same statement (one round trip for all of them).
+    it runs again if the batch is retried. It runs once the batch's events are inserted, and
+    the rows it returns are inserted with the batch's items, keys and units (one statement).
 
     Raises:
         ValidationFailed: With more than :data:`MAX_BATCH` events.
@@ -511,7 +511,7 @@ class _Batch:
                 raise _Replayed()
         result = BatchResult(str(self.batch_id), tuple(results))
         # Before the balances and the seal, whose row locks come last.
-        self._write_rows(list((then(result) or []) if then is not None else []))
+        self._write_rows(lambda: list((then(result) or []) if then is not None else []))
         self._write_balances_and_seal()
         return result
 
@@ -1587,9 +1587,10 @@ class _Batch:
     def _recall_hold_rows(self) -> list[dict[str, Any]]:
         return _recall_hold_rows_of(self.out["recall_holds"], self.batch_id, self.now)
 
-    def _write_rows(self, more: list[Write]) -> None:
+    def _write_rows(self, then: Callable[[], list[Write]]) -> None:
         """Insert and update the batch's own rows (events, items, units, containers…), and
-        insert ``more`` rows with them."""
+        the rows ``then`` returns with them; ``then`` runs once the events are stored (the
+        EPCIS service looks them up to refuse recording an eventID an applied event has)."""
         s = self.session
         new_units, changed_units = [], []
         for key in sorted(self.dirty_units):
@@ -1600,6 +1601,7 @@ class _Batch:
         # first by row-level security (warehouse/repository/bulk.py).
         parents = [(tables.shipments, self.out["shipments"]), (tables.events, self.out["events"])]
         insert_together(s, parents)
+        more = then()
         insert_together(
             s,
             [

@@ -6,6 +6,11 @@ every organisation may read them (migration 0014's ``tenant_read`` policies), so
 transaction read under generation G is what any other transaction reading G would read. A
 batch that read G first may therefore take them from here instead of three more round trips
 (custody facts are remembered the same way: warehouse/services/custody.py).
+
+One caveat, shared with the custody memory: on PostgreSQL the generation is replaced when a
+master-data write commits, so a transaction that wrote master data and then recorded a batch
+would remember its own uncommitted rows under the old generation. No service does both in one
+transaction (each owns its one commit); keep it that way.
 """
 
 from __future__ import annotations
