@@ -14,7 +14,9 @@ For each engine (SQLite file; PostgreSQL scratch database on 127.0.0.1) a world 
   (the default) and, as the baseline in the same run, off (``UDI_COMBINE_SCANS=false``).
 
 Run: ``.venv/bin/python -m bench.scan_ingest`` (``--engines sqlite,postgresql``,
-``--batches 4``, ``--clients 50``, ``--devices 10``, ``--seconds 10``, ``--threads 16``).
+``--batches 4``, ``--clients 50``, ``--devices 10``, ``--seconds 10``, ``--threads 16``;
+``--rls``: PostgreSQL with row-level security armed, as production runs it — every request
+transaction switches to the restricted role ``udi_rls`` of migration 0009).
 Writes bench/results/scan_ingest.json.
 """
 
@@ -195,17 +197,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=32)
+    parser.add_argument("--rls", action="store_true", help="arm row-level security")
     args = parser.parse_args()
+    armed = {"UDI_DATABASE_RLS_ROLE": "udi_rls"} if args.rls else {}
     port = 19000 + os.getpid() % 1000
     parse_rate = parse_only()
     rows, results = [], []
     for engine in args.engines.split(","):
         with scratch_database(engine) as url:
             site = prepare(url, args.devices)
-            with gunicorn(url, port, args.workers, args.threads):
+            rls = armed if engine == "postgresql" else {}
+            with gunicorn(url, port, args.workers, args.threads, rls):
                 rate, best, refused = batches(port, site, args.batches)
                 combined, elapsed = asyncio.run(singles(port, site, args.clients, args.seconds))
-            off = {"UDI_COMBINE_SCANS": "false"}
+            off = {"UDI_COMBINE_SCANS": "false", **rls}
             with gunicorn(url, port, args.workers, args.threads, off):
                 alone, alone_elapsed = asyncio.run(singles(port, site, args.clients, args.seconds))
         single_rate = len(combined.latencies) / elapsed
@@ -245,7 +250,7 @@ def main() -> None:
         ],
         rows,
     )
-    names = ("batches", "clients", "devices", "seconds", "workers", "threads")
+    names = ("batches", "clients", "devices", "seconds", "workers", "threads", "rls")
     config = {k: getattr(args, k) for k in names}
     print(f"wrote {write_results('scan_ingest', {'config': config, 'results': results})}")
 
