@@ -16,7 +16,6 @@ the date is read as that first version.
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from warehouse.repository.devices import StoredDevice
 from warehouse.services import read_transaction, today
 from warehouse.services.access import warehouses_visible
 from warehouse.services.errors import NotFound
+from warehouse.services.remembered import Remembered
 
 
 class Missing:
@@ -179,40 +179,9 @@ def load_facts(
 
 # --- Facts remembered while master data stays the same ----------------------------------------
 
-FactsKey = tuple[object, ...]
-
-
-class _RememberedFacts:
-    """Custody facts this process loaded, valid while the master-data generation (migration
-    0016: replaced by a trigger on every master-data write) reads the same value.
-
-    Facts are immutable, so threads share them. A transaction that read generation G may
-    reuse facts loaded under G by another: both saw the same master data, or one of them
-    raced a commit exactly as it would have without this memory.
-    """
-
-    def __init__(self, size: int = 4096) -> None:
-        self._size = size
-        self._generation: str | None = None
-        self._facts: dict[FactsKey, CustodyFacts] = {}
-        self._lock = threading.Lock()
-
-    def get(self, generation: str, key: FactsKey) -> CustodyFacts | None:
-        with self._lock:
-            if generation != self._generation:
-                return None
-            return self._facts.get(key)
-
-    def put(self, generation: str, key: FactsKey, facts: CustodyFacts) -> None:
-        with self._lock:
-            if generation != self._generation:
-                self._generation, self._facts = generation, {}
-            if len(self._facts) >= self._size:
-                self._facts.clear()
-            self._facts[key] = facts
-
-
-_REMEMBERED = _RememberedFacts()
+_REMEMBERED: Remembered[tuple[CustodyRequest, object], CustodyFacts] = Remembered(4096)
+"""Custody facts this process loaded, valid while the master-data generation (migration 0016:
+replaced by a trigger on every master-data write) reads the same value."""
 
 
 def master_data_generation(session: Session) -> str:
@@ -233,10 +202,10 @@ def remembered_facts(
     its organisation, or the bypass), so facts are never shared across what two callers see.
     """
     key = (request, scope)
-    facts = _REMEMBERED.get(generation, key)
+    facts = _REMEMBERED.get_many(generation, [key]).get(key)
     if facts is None:
         facts = load_facts(session, request, device)
-        _REMEMBERED.put(generation, key, facts)
+        _REMEMBERED.put_many(generation, {key: facts})
     return facts
 
 

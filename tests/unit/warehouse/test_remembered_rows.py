@@ -71,4 +71,4 @@ def test_the_memory_never_holds_more_than_its_size() -> None:
     memory = RememberedRows(table.load, size=4)
     for n in range(10):
         assert memory.get_many(SESSION, "g1", [str(n)]) == {str(n): f"row {n}"}
-    assert len(memory._rows) <= 4
+    assert len(memory) <= 4
