@@ -28,8 +28,6 @@ _EXECUTEMANY: dict[str, Any] = {}
 def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     """Insert ``rows`` (no RETURNING). Every row names the same columns; columns that no row
     names take their server defaults."""
-    if not rows:
-        return
     insert_together(session, [(table, rows)])
 
 

@@ -83,7 +83,6 @@ from warehouse.services import (
 from warehouse.services.access import SYSTEM, is_admin, regulator_prefix
 from warehouse.services.custody import (
     MISSING,
-    load_facts,
     master_data_generation,
     remembered_facts,
 )
@@ -320,11 +319,14 @@ def record(
 Sent = Sequence[tuple[Principal, NewEvent | EventRefused]]
 """Events, each with the caller who sent it."""
 
+Then = Callable[[BatchResult], Sequence[Write] | None]
+"""What writes the rows that belong with a batch's result (see :func:`record_as`)."""
+
 
 def record_as(
     session: Session,
     batch: Sent | Callable[[Session], Sent],
-    then: Callable[[BatchResult], Sequence[Write] | None] | None = None,
+    then: Then | None = None,
 ) -> BatchResult:
     """Record events sent by several callers in one transaction, each event checked against
     its own caller (scans of many handhelds committed together: scanning/combiner.py).
@@ -487,9 +489,7 @@ class _Batch:
 
     # -- the run --
 
-    def run(
-        self, then: Callable[[BatchResult], Sequence[Write] | None] | None = None
-    ) -> BatchResult:
+    def run(self, then: Then | None = None) -> BatchResult:
         new = [e for e in self.events if isinstance(e, NewEvent)]
         if self.look_up:
             self.known = rows.existing_events(self.session, [e.event_id for e in new])
@@ -510,8 +510,7 @@ class _Batch:
             if refused and rows.existing_events(self.session, refused):
                 raise _Replayed()
         result = BatchResult(str(self.batch_id), tuple(results))
-        # Before the balances and the seal, whose row locks come last.
-        self._write_rows(lambda: list((then(result) or []) if then is not None else []))
+        self._write_rows(then, result)  # before the balances and the seal: their locks last
         self._write_balances_and_seal()
         return result
 
@@ -787,7 +786,7 @@ class _Batch:
         if not di:
             return None
         if di not in self.devices:
-            self.devices.update(device_rows.find_many_by_di(self.session, [di]))
+            self.devices[di] = _DEVICES.get_many(self.session, self.generation, [di]).get(di)
         return self.devices.get(di)
 
     def _check_item(
@@ -879,10 +878,7 @@ class _Batch:
         try:
             device = self.devices.get(di) if di in self.devices else MISSING
             scope = (self.principal.organisation_id, is_admin(self.principal))
-            if self.generation:
-                facts = remembered_facts(self.session, request, device, self.generation, scope)
-            else:  # no generation was read: correct, just not remembered
-                facts = load_facts(self.session, request, device)
+            facts = remembered_facts(self.session, request, device, self.generation, scope)
             decision = check_custody(request, facts)
         except UnknownFactError as error:
             return _unknown("items", error.kind, error.key)
@@ -1587,10 +1583,10 @@ class _Batch:
     def _recall_hold_rows(self) -> list[dict[str, Any]]:
         return _recall_hold_rows_of(self.out["recall_holds"], self.batch_id, self.now)
 
-    def _write_rows(self, then: Callable[[], list[Write]]) -> None:
+    def _write_rows(self, then: Then | None, result: BatchResult) -> None:
         """Insert and update the batch's own rows (events, items, units, containers…), and
-        the rows ``then`` returns with them; ``then`` runs once the events are stored (the
-        EPCIS service looks them up to refuse recording an eventID an applied event has)."""
+        the rows ``then(result)`` returns with them; ``then`` runs once the events are stored
+        (the EPCIS service looks them up to refuse recording an eventID an applied event has)."""
         s = self.session
         new_units, changed_units = [], []
         for key in sorted(self.dirty_units):
@@ -1601,7 +1597,7 @@ class _Batch:
         # first by row-level security (warehouse/repository/bulk.py).
         parents = [(tables.shipments, self.out["shipments"]), (tables.events, self.out["events"])]
         insert_together(s, parents)
-        more = then()
+        more = (then(result) or []) if then is not None else []
         insert_together(
             s,
             [
