@@ -365,6 +365,15 @@ def event_uuid(event_id: str) -> uuid.UUID:
     return uuid.uuid5(EVENT_ID_NAMESPACE, event_id)
 
 
+def declaration_event_id(declared: uuid.UUID, at: datetime, own: str | None) -> uuid.UUID:
+    """The id of an error declaration of ``declared`` made at ``at``: the one it names
+    (``udit:declarationEventID``), else derived from both, so a declaration sent again is the
+    same event whether it is applied or only recorded."""
+    if own:
+        return event_uuid(own)
+    return uuid.uuid5(DECLARATION_NAMESPACE, f"{declared}|{at.astimezone(UTC).isoformat()}")
+
+
 def event_uri(event_id: uuid.UUID | str) -> str:
     """The EPCIS eventID of one of our events."""
     return f"urn:uuid:{event_id}"
@@ -828,12 +837,7 @@ class _Reader:
         a declaration event of its own that names the declared one."""
         at = self.time(raw["declarationTime"], "errorDeclaration", "declarationTime")
         at = at.astimezone(offset)
-        own = raw.get(f"{PREFIX}:declarationEventID")
-        event_id = (
-            event_uuid(own)
-            if own
-            else uuid.uuid5(DECLARATION_NAMESPACE, f"{declared}|{at.astimezone(UTC).isoformat()}")
-        )
+        event_id = declaration_event_id(declared, at, raw.get(f"{PREFIX}:declarationEventID"))
         reason = raw.get("reason")
         # The rest of the event is the declared event's content, not the declaration's.
         return dict.fromkeys(_DECLARED_CONTENT) | {
@@ -1059,11 +1063,8 @@ def read_recorded(raw: Mapping[str, Any], pointer: str, reason: NotApplied) -> R
         declared = event_id
         at = reader.time(declaration["declarationTime"], "errorDeclaration", "declarationTime")
         at = at.astimezone(offset)
-        own = declaration.get(f"{PREFIX}:declarationEventID")
-        event_id = (
-            event_uuid(own)
-            if own
-            else uuid.uuid5(DECLARATION_NAMESPACE, f"{declared}|{at.astimezone(UTC).isoformat()}")
+        event_id = declaration_event_id(
+            declared, at, declaration.get(f"{PREFIX}:declarationEventID")
         )
     return RecordedEvent(
         event_id=event_id,
